@@ -1,0 +1,125 @@
+import {
+  ILabShell,
+  ILayoutRestorer,
+  JupyterFrontEnd,
+  JupyterFrontEndPlugin
+} from '@jupyterlab/application';
+import { ICommandPalette } from '@jupyterlab/apputils';
+import { INotebookTracker } from '@jupyterlab/notebook';
+import { ISettingRegistry } from '@jupyterlab/settingregistry';
+
+import { HandoverModel } from './model';
+import { createHandoverPanel } from './panel';
+import { readTags, toggleTag } from './tags';
+
+/**
+ * Ids of the extension's commands.
+ */
+export namespace CommandIDs {
+  export const open = 'jupyter-handover:open';
+  export const tagCell = 'jupyter-handover:tag-cell';
+}
+
+const PLUGIN_ID = 'jupyter-handover:plugin';
+
+/**
+ * Rank of the sidebar tab: after the table of contents (400).
+ */
+const SIDEBAR_RANK = 450;
+
+/**
+ * The jupyter-handover sidebar, its commands and its settings.
+ */
+const plugin: JupyterFrontEndPlugin<void> = {
+  id: PLUGIN_ID,
+  description:
+    'A sidebar that shows what a notebook hands over, and commands to tag inference cells.',
+  autoStart: true,
+  requires: [INotebookTracker],
+  optional: [ICommandPalette, ILayoutRestorer, ILabShell, ISettingRegistry],
+  activate: (
+    app: JupyterFrontEnd,
+    tracker: INotebookTracker,
+    palette: ICommandPalette | null,
+    restorer: ILayoutRestorer | null,
+    labShell: ILabShell | null,
+    settingRegistry: ISettingRegistry | null
+  ) => {
+    const { commands, shell } = app;
+    const model = new HandoverModel();
+
+    commands.addCommand(CommandIDs.tagCell, {
+      label: 'Handover: tag cell for inference',
+      caption: `Toggle the "${model.state.tagName}" tag on the active cell`,
+      isEnabled: () => tracker.activeCell !== null,
+      execute: () => {
+        const cell = tracker.activeCell;
+        if (!cell) {
+          return;
+        }
+        const tags = toggleTag(
+          readTags(cell.model.getMetadata('tags')),
+          model.state.tagName
+        );
+        if (tags.length > 0) {
+          cell.model.setMetadata('tags', tags);
+        } else {
+          cell.model.deleteMetadata('tags');
+        }
+        model.refresh();
+      }
+    });
+
+    const panel = createHandoverPanel(model, commands, CommandIDs.tagCell);
+    shell.add(panel, 'left', { rank: SIDEBAR_RANK });
+    if (restorer) {
+      restorer.add(panel, panel.id);
+    }
+
+    commands.addCommand(CommandIDs.open, {
+      label: 'Handover: open panel',
+      caption: 'Show the Handover sidebar',
+      execute: () => {
+        if (labShell) {
+          labShell.activateById(panel.id);
+        } else {
+          shell.activateById(panel.id);
+        }
+      }
+    });
+
+    if (palette) {
+      const category = 'Handover';
+      palette.addItem({ command: CommandIDs.open, category });
+      palette.addItem({ command: CommandIDs.tagCell, category });
+    }
+
+    tracker.currentChanged.connect((_, notebook) => {
+      model.setNotebook(notebook);
+    });
+    tracker.activeCellChanged.connect(() => {
+      commands.notifyCommandChanged(CommandIDs.tagCell);
+    });
+    model.setNotebook(tracker.currentWidget);
+
+    if (settingRegistry) {
+      const apply = (settings: ISettingRegistry.ISettings): void => {
+        model.setTagName(settings.get('tagName').composite as string);
+        model.setTrackingUri(settings.get('trackingUri').composite as string);
+      };
+      settingRegistry
+        .load(PLUGIN_ID)
+        .then(settings => {
+          apply(settings);
+          settings.changed.connect(apply);
+        })
+        .catch(reason => {
+          console.error('Failed to load settings for jupyter-handover.', reason);
+        });
+    }
+
+    void model.fetchServerConfig();
+  }
+};
+
+export default plugin;

@@ -1,0 +1,209 @@
+"""Infer the data contract of a model from the frame it was trained on.
+
+The contract model and its validator live in :mod:`jupyter_handover.runtime.contract`, which
+ships inside every artifact; this module only describes a training frame.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .errors import ContractError
+from .runtime._contract_checks import (
+    BOOL,
+    CATEGORY,
+    DATETIME,
+    FLOAT,
+    INTEGER,
+    STRING,
+    dtype_kind,
+    json_safe,
+)
+from .runtime.contract import DEFAULT_POLICIES, ColumnSpec, DataContract, Violation
+
+__all__ = ["ColumnSpec", "DataContract", "Violation", "contract_dtype", "infer_contract"]
+
+_BINS = 10
+_DECILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
+
+
+def infer_contract(
+    train_df: Any,
+    target: str | pd.Series | np.ndarray | None = None,
+    *,
+    model: Any = None,
+    max_categories: int = 50,
+    policies: Mapping[str, str] | None = None,
+) -> DataContract:
+    """The contract of ``train_df``: one :class:`ColumnSpec` per input column, in order.
+
+    ``target`` is the name of the target column of ``train_df`` (then left out of the
+    inputs) or the target values themselves (``y_train``). ``model`` supplies the classes of
+    a classifier (``classes_``). ``policies`` overrides :data:`DEFAULT_POLICIES`.
+    Raises :class:`ContractError` when the frame cannot be described.
+    """
+    frame = _as_frame(train_df)
+    target_name: str | None = None
+    target_values: pd.Series | None = None
+    if isinstance(target, str):
+        target_name = target
+        if target in frame.columns:
+            target_values = frame[target]
+            frame = frame.drop(columns=[target])
+    elif target is not None:
+        target_values = pd.Series(np.asarray(target)) if isinstance(target, np.ndarray) else target
+        if not isinstance(target_values, pd.Series) or len(target_values) != len(frame):
+            raise ContractError(
+                f"target must be a column name or {len(frame)} target values (one per row of "
+                f"the training frame); got {type(target).__name__} "
+                f"of length {len(target) if hasattr(target, '__len__') else '?'}"
+            )
+        target_name = None if target_values.name is None else str(target_values.name)
+    if frame.shape[1] == 0:
+        raise ContractError(
+            "the training frame has no input columns; pass the frame the model was fitted on"
+        )
+    try:
+        return DataContract(
+            columns=tuple(
+                _describe_column(name, frame[name], max_categories) for name in frame.columns
+            ),
+            n_rows=len(frame),
+            target=target_name,
+            output=_describe_output(model, target_values, max_categories),
+            policies={**DEFAULT_POLICIES, **(policies or {})},
+        )
+    except ValueError as exc:
+        raise ContractError(f"{exc}; fix the policies passed to infer_contract") from exc
+
+
+def _as_frame(data: Any) -> pd.DataFrame:
+    if isinstance(data, np.ndarray):
+        if data.ndim not in (1, 2):
+            raise ContractError(
+                f"infer_contract needs a 2-D table; got a {data.ndim}-D array. "
+                "Pass a DataFrame or a 2-D numpy array of features."
+            )
+        data = pd.DataFrame(data if data.ndim == 2 else data.reshape(-1, 1))
+    if not isinstance(data, pd.DataFrame):
+        raise ContractError(
+            f"infer_contract needs a pandas DataFrame (or a numpy array); got "
+            f"{type(data).__name__}. Pass the frame the model was fitted on, e.g. "
+            "infer_contract(X_train)."
+        )
+    if len(data) == 0 or data.shape[1] == 0:
+        raise ContractError(
+            f"the training frame is empty ({data.shape[0]} rows x {data.shape[1]} columns); "
+            "pass the frame the model was fitted on, not an empty one"
+        )
+    names = [str(c) for c in data.columns]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        raise ContractError(
+            f"the training frame has duplicated column names: {', '.join(duplicates)}; "
+            "rename them so each input column has its own name"
+        )
+    return data.set_axis(names, axis=1)
+
+
+def contract_dtype(dtype: Any, values: pd.Series | None = None) -> str:
+    """The contract's name of a pandas dtype: ``str``/``object`` strings become ``"string"``."""
+    if isinstance(dtype, pd.StringDtype) or (isinstance(dtype, np.dtype) and dtype.kind == "U"):
+        return "string"
+    if isinstance(dtype, np.dtype) and dtype.kind == "O":
+        non_null = values.dropna() if values is not None else pd.Series([], dtype=object)
+        if len(non_null) and all(isinstance(v, str) for v in non_null.to_numpy()):
+            return "string"
+        return "object"
+    return str(dtype)
+
+
+def _describe_column(name: str, series: pd.Series, max_categories: int) -> ColumnSpec:
+    dtype = contract_dtype(series.dtype, series)
+    kind = dtype_kind(dtype)
+    null = series.isna()
+    non_null = series[~null]
+    spec: dict[str, Any] = {
+        "name": name,
+        "dtype": dtype,
+        "nullable": bool(null.any()),
+        "null_fraction": float(null.mean()),
+        "pandas_dtype": str(series.dtype),
+    }
+    if kind in (INTEGER, FLOAT):
+        numbers = non_null.to_numpy(dtype=float)
+        numbers = numbers[np.isfinite(numbers)]
+        if numbers.size:
+            cast = int if kind == INTEGER else float
+            spec["min"], spec["max"] = cast(non_null.min()), cast(non_null.max())
+            if kind == FLOAT:
+                spec["min"], spec["max"] = float(numbers.min()), float(numbers.max())
+            counts, edges = np.histogram(numbers, bins=_BINS)
+            spec["baseline"] = {
+                "deciles": [float(q) for q in np.quantile(numbers, _DECILES)],
+                "histogram": {"edges": [float(e) for e in edges], "counts": counts.tolist()},
+            }
+    elif kind == DATETIME and len(non_null):
+        spec["min"], spec["max"] = json_safe(non_null.min()), json_safe(non_null.max())
+    elif kind in (STRING, CATEGORY, BOOL) and len(non_null):
+        if kind == CATEGORY:
+            declared = list(series.cat.categories)
+            if len(declared) <= max_categories:
+                spec["categories"] = [json_safe(c) for c in declared]
+        elif kind == STRING:
+            distinct = non_null.unique()
+            if len(distinct) <= max_categories:
+                spec["categories"] = sorted(str(v) for v in distinct)
+        spec["baseline"] = _frequencies(non_null, max_categories)
+    return ColumnSpec(**spec)
+
+
+def _frequencies(non_null: pd.Series, max_categories: int) -> dict[str, Any]:
+    shares = non_null.astype(object).value_counts(normalize=True, sort=True)
+    top = shares.iloc[:max_categories]
+    return {
+        "frequencies": {str(k): float(v) for k, v in top.items()},
+        "other": max(0.0, float(1.0 - top.sum())),
+    }
+
+
+def _describe_output(
+    model: Any, target: pd.Series | None, max_categories: int
+) -> dict[str, Any] | None:
+    classes = getattr(model, "classes_", None) if model is not None else None
+    if classes is not None:
+        array = np.asarray(classes)
+        return {
+            "kind": "classification",
+            "dtype": contract_dtype(array.dtype, pd.Series(array)),
+            "classes": [json_safe(c) for c in array.tolist()],
+        }
+    if target is None:
+        if model is None:
+            return None
+        return {"kind": "regression", "dtype": None, "min": None, "max": None}
+    dtype = contract_dtype(target.dtype, target)
+    kind = dtype_kind(dtype)
+    non_null = target.dropna()
+    distinct = non_null.unique()
+    classify = model is None and (
+        kind in (STRING, CATEGORY, BOOL) or (kind == INTEGER and len(distinct) <= max_categories)
+    )
+    if classify:
+        return {
+            "kind": "classification",
+            "dtype": dtype,
+            "classes": sorted((json_safe(c) for c in distinct), key=lambda c: (str(type(c)), c)),
+        }
+    numbers = pd.to_numeric(non_null, errors="coerce").to_numpy(dtype=float)
+    numbers = numbers[np.isfinite(numbers)]
+    return {
+        "kind": "regression",
+        "dtype": dtype,
+        "min": float(numbers.min()) if numbers.size else None,
+        "max": float(numbers.max()) if numbers.size else None,
+    }

@@ -1,0 +1,659 @@
+"""Export the inference code of a notebook: the cells tagged ``handover``, as one plain module.
+
+A pure function of a notebook: :func:`export_inference_code` reads nothing but the notebook
+(or its path) and runs no code of it. It drops IPython syntax (magics, shell escapes) with a
+warning per dropped line, checks statically that every name the exported code needs is
+defined in it (naming the untagged cell that defines a missing one), and appends the
+``handover_predict(model, df)`` entry point built from the hooks the code defines.
+"""
+
+from __future__ import annotations
+
+import ast
+import datetime as _dt
+import hashlib
+import os
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ._dataflow import IPYTHON_ONLY_BUILTINS, Analysis, analyse, module_bindings
+from .errors import HandoverUsageError, NotebookPathError
+
+__all__ = [
+    "ENTRY_POINT",
+    "HOOKS",
+    "ExportProblem",
+    "ExportResult",
+    "TaggedCell",
+    "export_inference_code",
+]
+
+#: The hooks an exported module may define, and the generated entry point.
+HOOKS = ("preprocess", "predict", "postprocess")
+ENTRY_POINT = "handover_predict"
+
+#: Cell magics whose body is ordinary Python that runs in the user namespace: only the
+#: ``%%magic`` line is dropped. Every other cell magic (``%%bash``, ``%%timeit``, ...) is
+#: dropped with its body: the body either is not Python or leaves no trace in the namespace.
+PYTHON_BODY_CELL_MAGICS = frozenset({"capture", "time", "prun", "debug"})
+
+_FIRST_LINE_WIDTH = 60
+_ASSIGN_MAGIC = re.compile(r"^\s*([A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*)\s*=\s*([!%])")
+_HELP = re.compile(r"^\s*(\?{1,2}\s*[\w.]+|[\w.\[\]()'\"]+\s*\?{1,2})\s*$")
+
+
+@dataclass(frozen=True)
+class TaggedCell:
+    """One exported cell, as the notebook shows it."""
+
+    index: int  #: position in ``nb.cells`` (0-based, markdown cells included)
+    execution_count: int | None
+    first_line: str  #: first non-empty line (after the ``# handover`` marker), shortened
+    sha256: str  #: of the cell source as stored in the notebook
+    source: str
+
+    @property
+    def label(self) -> str:
+        """``cell [5]``: the prompt the notebook shows (``cell [ ]`` when never run)."""
+        return _prompt(self.execution_count)
+
+    def ref(self) -> dict[str, Any]:
+        """The ``{index, execution_count, first_line}`` reference used in problems."""
+        return {
+            "index": self.index,
+            "execution_count": self.execution_count,
+            "first_line": self.first_line,
+        }
+
+
+@dataclass(frozen=True)
+class ExportProblem:
+    """A blocking problem of the exported code; ``str()`` is a message that says how to fix it.
+
+    ``kind`` is one of ``undefined-name``, ``get-ipython``, ``no-tagged-cells``,
+    ``syntax-error``, ``reserved-name``. ``defined_in`` lists the untagged cells that bind
+    ``name`` (``{index, execution_count, first_line}``); ``cell`` and ``line`` locate the
+    problem in the tagged code when it has a location.
+    """
+
+    kind: str
+    name: str | None
+    message: str
+    defined_in: list[dict[str, Any]] = field(default_factory=list)
+    cell: dict[str, Any] | None = None
+    line: int | None = None
+
+    def __str__(self) -> str:
+        return self.message
+
+
+@dataclass
+class ExportResult:
+    """The generated module and what the static checks found."""
+
+    code: str
+    problems: list[ExportProblem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    cells: list[TaggedCell] = field(default_factory=list)
+    hooks: set[str] = field(default_factory=set)
+    imports: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing blocks packaging (warnings do not)."""
+        return not self.problems
+
+
+# -- public entry point ----------------------------------------------------------------
+
+
+def export_inference_code(
+    nb: Mapping[str, Any] | str | os.PathLike[str],
+    tag: str = "handover",
+    *,
+    notebook_path: str | os.PathLike[str] | None = None,
+) -> ExportResult:
+    """Export the code cells tagged ``tag`` (or starting with ``# <tag>``) as one module.
+
+    ``nb`` is an nbformat v4 notebook node or the path of an ``.ipynb`` file (then it is
+    also the default ``notebook_path`` written in the header). Never raises for problems of
+    the notebook's code: they are returned in ``result.problems``; only an unreadable
+    notebook or an empty ``tag`` raise (:class:`~jupyter_handover.errors.HandoverUsageError`).
+    """
+    if not tag or not tag.strip():
+        raise HandoverUsageError("the handover tag must be a non-empty string, e.g. 'handover'")
+    if isinstance(nb, (str, os.PathLike)):
+        notebook_path = notebook_path if notebook_path is not None else nb
+        nb = _read_notebook(Path(nb))
+    result = ExportResult(code="")
+    tagged, untagged = _split_cells(nb, tag, result.warnings)
+    if not tagged:
+        result.problems.append(
+            ExportProblem(
+                "no-tagged-cells",
+                None,
+                f'no code cell is tagged "{tag}": add the cell tag "{tag}" in JupyterLab '
+                f"(property inspector, or right sidebar > Cell Tags) to each cell of the inference "
+                f'code, or make "# {tag}" its first line',
+            )
+        )
+    result.cells = tagged
+    bodies: list[str] = []
+    trees: list[ast.Module] = []
+    unparsable_names: set[str] = set()
+    for cell in tagged:
+        stripped = _strip_ipython(cell.source, cell, result.warnings)
+        tree = _parse(stripped.code, cell, result.problems)
+        if tree is None:
+            unparsable_names |= set(re.findall(r"[A-Za-z_]\w*", stripped.code))
+            tree = ast.Module(body=[], type_ignores=[])
+        bodies.append(stripped.code)
+        trees.append(tree)
+    analysis = analyse(trees)
+    result.imports = sorted(analysis.imports)
+    result.hooks = {h for h in HOOKS if h in analysis.bound}
+    _check(analysis, result, untagged, unparsable_names, tag)
+    _check_hooks(analysis, result)
+    result.code = _render(result, bodies, trees, tag, notebook_path)
+    return result
+
+
+# -- reading and selecting cells -------------------------------------------------------
+
+
+def _read_notebook(path: Path) -> Mapping[str, Any]:
+    import nbformat  # the notebook format is only needed when reading from disk
+
+    try:
+        node: Mapping[str, Any] = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+    except FileNotFoundError as exc:
+        raise NotebookPathError(f"notebook {str(path)!r} does not exist; check the path") from exc
+    except (OSError, ValueError) as exc:  # NotJSONError is a ValueError
+        raise NotebookPathError(
+            f"{str(path)!r} cannot be read as a Jupyter notebook ({exc}); "
+            "pass the path of an .ipynb file"
+        ) from exc
+    return node
+
+
+def _source(cell: Mapping[str, Any]) -> str:
+    source = cell.get("source", "")
+    return "".join(source) if isinstance(source, list) else str(source)
+
+
+def _is_marker(line: str, tag: str) -> bool:
+    return re.fullmatch(rf"#\s*{re.escape(tag)}\s*", line.strip()) is not None
+
+
+def _first_line(source: str, tag: str | None = None) -> str:
+    lines = [line.strip() for line in source.splitlines() if line.strip()]
+    if tag is not None and lines and _is_marker(lines[0], tag):
+        lines = lines[1:] or lines
+    text = lines[0] if lines else ""
+    return text if len(text) <= _FIRST_LINE_WIDTH else text[: _FIRST_LINE_WIDTH - 3] + "..."
+
+
+def _prompt(execution_count: int | None) -> str:
+    return f"cell [{execution_count if execution_count is not None else ' '}]"
+
+
+def _make_cell(index: int, cell: Mapping[str, Any], tag: str | None) -> TaggedCell:
+    source = _source(cell)
+    count = cell.get("execution_count")
+    return TaggedCell(
+        index=index,
+        execution_count=count if isinstance(count, int) else None,
+        first_line=_first_line(source, tag),
+        sha256=hashlib.sha256(source.encode("utf-8")).hexdigest(),
+        source=source,
+    )
+
+
+def _split_cells(
+    nb: Mapping[str, Any], tag: str, warnings: list[str]
+) -> tuple[list[TaggedCell], list[TaggedCell]]:
+    tagged: list[TaggedCell] = []
+    untagged: list[TaggedCell] = []
+    for index, cell in enumerate(nb.get("cells", [])):
+        tags = (cell.get("metadata") or {}).get("tags") or []
+        source = _source(cell)
+        lines = [line for line in source.splitlines() if line.strip()]
+        is_tagged = tag in tags or bool(lines and _is_marker(lines[0], tag))
+        if cell.get("cell_type") != "code":
+            if is_tagged:
+                warnings.append(
+                    f"{cell.get('cell_type', 'unknown')} cell #{index + 1} "
+                    f"'{_first_line(source)}' is tagged \"{tag}\" but only code cells "
+                    "are exported; it is ignored"
+                )
+            continue
+        if is_tagged:
+            tagged.append(_make_cell(index, cell, tag))
+        else:
+            untagged.append(_make_cell(index, cell, None))
+    return tagged, untagged
+
+
+# -- dropping IPython syntax ---------------------------------------------------------
+
+
+@dataclass
+class _Stripped:
+    code: str
+    assigned: set[str] = field(default_factory=set)  # names bound by `x = !cmd` / `x = %m`
+
+
+def _describe(cell: TaggedCell) -> str:
+    return f"{cell.label} '{cell.first_line}'"
+
+
+def _logical_starts(lines: list[str], skip: set[int]) -> Iterator[int]:
+    """Indices of the lines that start a logical Python line (not inside strings/brackets).
+
+    Lines in ``skip`` (already recognised as IPython syntax) are not scanned: a quote in a
+    shell command must not open a string.
+    """
+    depth = 0
+    quote = ""
+    continued = False
+    i = 0
+    while i < len(lines):
+        if not quote and depth == 0 and not continued:
+            yield i
+            if i in skip:  # the caller drops this line (and its continuations) itself
+                while lines[i].rstrip().endswith("\\") and i + 1 < len(lines):
+                    i += 1
+                i += 1
+                continue
+        line = lines[i]
+        continued = False
+        j = 0
+        while j < len(line):
+            ch = line[j]
+            if quote:
+                if ch == "\\":
+                    j += 2
+                    continue
+                if line.startswith(quote, j):
+                    j += len(quote)
+                    quote = ""
+                    continue
+                j += 1
+                continue
+            if ch == "#":
+                break
+            if ch in "\"'":
+                quote = ch * 3 if line.startswith(ch * 3, j) else ch
+                j += len(quote)
+                continue
+            if ch in "([{":
+                depth += 1
+            elif ch in ")]}":
+                depth = max(0, depth - 1)
+            elif ch == "\\" and j == len(line.rstrip("\r\n")) - 1:
+                continued = True
+            j += 1
+        if quote and len(quote) == 1:  # an unterminated one-line string: let ast complain
+            quote = ""
+        i += 1
+
+
+def _ipython_kind(line: str) -> str | None:
+    text = line.strip()
+    if text.startswith("%%"):
+        return "cell magic"
+    if text.startswith("%"):
+        return "line magic"
+    if text.startswith("!"):
+        return "shell command"
+    match = _ASSIGN_MAGIC.match(line)
+    if match and not text.startswith(("#",)) and "==" not in text[: match.end()]:
+        return "shell assignment" if match.group(2) == "!" else "magic assignment"
+    if _HELP.match(line) and not text.startswith("#"):
+        return "help query"
+    return None
+
+
+def _strip_ipython(source: str, cell: TaggedCell, warnings: list[str]) -> _Stripped:
+    """Comment out IPython-only lines, keeping line numbers; one warning per dropped line."""
+    lines = source.splitlines()
+    out = list(lines)
+    result = _Stripped(code="")
+    where = _describe(cell)
+
+    def drop(i: int, what: str, note: str = "") -> int:
+        """Comment out line ``i`` and its backslash continuations; return the next index."""
+        line = lines[i]
+        indent = line[: len(line) - len(line.lstrip())]
+        warnings.append(f"{where}: dropped {what} {line.strip()}{note}")
+        out[i] = f"{indent}pass  # (dropped) {line.strip()}" if indent else f"# (dropped) {line}"
+        while lines[i].rstrip().endswith("\\") and i + 1 < len(lines):
+            i += 1
+            out[i] = f"# (dropped) {lines[i]}"
+        return i + 1
+
+    first = next((i for i, line in enumerate(lines) if line.strip()), None)
+    if first is not None and lines[first].lstrip().startswith("%%"):
+        name = (lines[first].strip()[2:].split() or [""])[0]
+        if name in PYTHON_BODY_CELL_MAGICS:
+            drop(first, "cell magic", " (its body is kept as plain Python)")
+            start = first + 1
+        else:
+            warnings.append(
+                f"{where}: dropped cell magic {lines[first].strip()} with its body "
+                f"({_lines(len(lines) - first - 1)})"
+            )
+            return _Stripped(code="\n".join(f"# (dropped) {line}" for line in lines) + "\n")
+    else:
+        start = 0
+    candidates = {i for i in range(start, len(lines)) if _ipython_kind(lines[i])}
+    i = start
+    starts = set(_logical_starts(lines[start:], {c - start for c in candidates}))
+    while i < len(lines):
+        kind = _ipython_kind(lines[i]) if (i - start) in starts else None
+        if kind is None:
+            i += 1
+            continue
+        if kind.endswith("assignment"):
+            match = _ASSIGN_MAGIC.match(lines[i])
+            assert match is not None
+            result.assigned |= {t.strip() for t in match.group(1).split(",")}
+            targets = match.group(1).replace(" ", "")
+            i = drop(i, kind, f" ({targets} is no longer assigned)")
+            continue
+        i = drop(i, kind)
+    result.code = "\n".join(out) + ("\n" if out else "")
+    return result
+
+
+def _lines(n: int) -> str:
+    return f"{n} line" if n == 1 else f"{n} lines"
+
+
+def _parse(code: str, cell: TaggedCell, problems: list[ExportProblem]) -> ast.Module | None:
+    try:
+        return ast.parse(code, filename=f"<{cell.label}>")
+    except SyntaxError as exc:
+        text = (exc.text or "").strip()
+        problems.append(
+            ExportProblem(
+                "syntax-error",
+                None,
+                f'{cell.label} "{cell.first_line}": {exc.msg} at line {exc.lineno}'
+                + (f": {text}" if text else "")
+                + " — fix the cell so that it is plain Python (magics and shell lines are dropped)",
+                cell=cell.ref(),
+                line=exc.lineno,
+            )
+        )
+        return None
+
+
+# -- the checks ------------------------------------------------------------------------
+
+
+def _untagged_bindings(untagged: list[TaggedCell]) -> list[tuple[TaggedCell, set[str]]]:
+    out = []
+    for cell in untagged:
+        stripped = _strip_ipython(cell.source, cell, [])
+        try:
+            names = module_bindings(ast.parse(stripped.code))
+        except SyntaxError:
+            names = set()
+        out.append((cell, names | stripped.assigned))
+    return out
+
+
+def _cells_text(cells: list[TaggedCell]) -> str:
+    refs = [
+        f'[{c.execution_count if c.execution_count is not None else " "}] "{c.first_line}"'
+        for c in cells
+    ]
+    return refs[0] if len(refs) == 1 else ", ".join(refs[:-1]) + " and " + refs[-1]
+
+
+def _check(
+    analysis: Analysis,
+    result: ExportResult,
+    untagged: list[TaggedCell],
+    unparsable_names: set[str],
+    tag: str,
+) -> None:
+    cells = result.cells
+    for cell_pos, line in analysis.get_ipython_calls:
+        cell = cells[cell_pos]
+        result.problems.append(
+            ExportProblem(
+                "get-ipython",
+                "get_ipython",
+                f'{cell.label} "{cell.first_line}" calls get_ipython() at line {line}: remove it; '
+                "inference code must run without IPython",
+                cell=cell.ref(),
+                line=line,
+            )
+        )
+    if ENTRY_POINT in analysis.bound:
+        owner = next(
+            c
+            for c, names in zip(cells, analysis.bound_by_cell, strict=True)
+            if ENTRY_POINT in names
+        )
+        result.problems.append(
+            ExportProblem(
+                "reserved-name",
+                ENTRY_POINT,
+                f'{owner.label} "{owner.first_line}" defines {ENTRY_POINT}, a reserved name: '
+                f"jupyter_handover generates {ENTRY_POINT}(model, df) from the hooks "
+                f"{', '.join(HOOKS)}; rename yours",
+                cell=owner.ref(),
+            )
+        )
+    missing = analysis.missing()
+    possible = unparsable_names
+    if analysis.star_imports and missing:
+        for cell_pos, line, module in analysis.star_imports:
+            names = sorted({u.name for u in missing})
+            result.warnings.append(
+                f"{_describe(cells[cell_pos])}: 'from {module} import *' at line {line} hides "
+                f"which names are defined; assumed it provides {', '.join(names)} — import "
+                "them by name so the check can prove it"
+            )
+        return
+    untagged_bindings = _untagged_bindings(untagged) if missing else []
+    reported: set[str] = set()
+    for use in missing:
+        if use.name in reported or use.name in possible:
+            continue
+        reported.add(use.name)
+        result.problems.append(
+            _undefined(
+                use.name, use.cell, use.line, use.immediate, analysis, cells, untagged_bindings, tag
+            )
+        )
+    _warn_rebinding(analysis, result, untagged)
+
+
+def _undefined(
+    name: str,
+    cell_pos: int,
+    line: int,
+    immediate: bool,
+    analysis: Analysis,
+    cells: list[TaggedCell],
+    untagged_bindings: list[tuple[TaggedCell, set[str]]],
+    tag: str,
+) -> ExportProblem:
+    user = cells[cell_pos]
+    definers = [cell for cell, names in untagged_bindings if name in names]
+    refs = [c.ref() for c in definers]
+    later = [cells[i] for i, names in enumerate(analysis.bound_by_cell) if name in names]
+    if immediate and later:
+        message = (
+            f'name "{name}" is used in {user.label} "{user.first_line}" (line {line}) before '
+            f"the exported code defines it in {_cells_text(later)}; move that cell above"
+        )
+    elif definers:
+        plural = "cells" if len(definers) > 1 else "cell"
+        below = [c for c in definers if c.index > user.index] if immediate else []
+        message = (
+            f'name "{name}" is not defined in the exported code; it is defined in untagged '
+            f"{plural} {_cells_text(definers)} — tag "
+            + ("that cell" if len(definers) == 1 else "the one you mean")
+            + f' with "{tag}"'
+        )
+        if below and len(below) == len(definers):
+            message += f' and move it above {user.label} "{user.first_line}", which uses it'
+    elif name in IPYTHON_ONLY_BUILTINS:
+        message = (
+            f'name "{name}" is only defined inside IPython ({user.label} "{user.first_line}", '
+            f"line {line}); remove it: inference code must run without IPython"
+        )
+    else:
+        message = (
+            f'name "{name}" is not defined in the exported code nor in any cell of the notebook '
+            f'(used in {user.label} "{user.first_line}", line {line}); define or import it in '
+            f'a cell tagged "{tag}"'
+        )
+    return ExportProblem("undefined-name", name, message, refs, cell=user.ref(), line=line)
+
+
+def _warn_rebinding(analysis: Analysis, result: ExportResult, untagged: list[TaggedCell]) -> None:
+    """Warn when an untagged cell below the exported assignment of a name re-assigns it."""
+    assigned: dict[str, TaggedCell] = {}
+    for cell, names in zip(result.cells, analysis.assigned_by_cell, strict=True):
+        for name in names & analysis.loaded:
+            assigned[name] = cell
+    if not assigned:
+        return
+    for other in untagged:
+        stripped = _strip_ipython(other.source, other, [])
+        try:
+            tree = ast.parse(stripped.code)
+        except SyntaxError:
+            continue
+        names = analyse([tree]).assigned_by_cell[0]
+        for name in sorted(names & assigned.keys()):
+            cell = assigned[name]
+            if other.index > cell.index:
+                result.warnings.append(
+                    f"{other.label} '{other.first_line}' re-assigns \"{name}\" after "
+                    f"{_describe(cell)} assigned it; the exported code keeps the value from "
+                    f"{cell.label}, which may differ from what the notebook used last"
+                )
+
+
+def _check_hooks(analysis: Analysis, result: ExportResult) -> None:
+    arity = {"preprocess": 1, "predict": 2, "postprocess": 2}
+    for hook in sorted(result.hooks):
+        signature = analysis.functions.get(hook)
+        if signature is None:
+            continue
+        required, positional, varargs = signature
+        wanted = arity[hook]
+        if required > wanted or (positional < wanted and not varargs):
+            expected = {
+                "preprocess": "preprocess(df)",
+                "predict": "predict(model, df)",
+                "postprocess": "postprocess(predictions, df)",
+            }[hook]
+            result.warnings.append(
+                f"hook {hook} takes {positional} positional parameter(s) "
+                f"but {ENTRY_POINT} calls {expected}; adapt its signature"
+            )
+
+
+# -- the generated module --------------------------------------------------------------
+
+
+def _generated_at() -> str:
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")  # reproducible builds
+    when = (
+        _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc)
+        if epoch and epoch.isdigit()
+        else _dt.datetime.now(_dt.timezone.utc)
+    )
+    return when.isoformat(timespec="seconds")
+
+
+def _entry_point(hooks: set[str]) -> str:
+    """``handover_predict(model, df)``, built statically from the hooks the module defines."""
+    features = "preprocess(df)" if "preprocess" in hooks else "df"
+    predict = "predict(model, {})" if "predict" in hooks else "model.predict({})"
+    steps = []
+    if "preprocess" in hooks:
+        steps.append("    features = preprocess(df)")
+        features = "features"
+    if "postprocess" in hooks:
+        steps.append(f"    predictions = {predict.format(features)}")
+        steps.append("    return postprocess(predictions, df)")
+    else:
+        steps.append(f"    return {predict.format(features)}")
+    used = [h for h in HOOKS if h in hooks]
+    how = (
+        f"Uses the hooks this module defines: {', '.join(used)}."
+        if used
+        else "This module defines no hook (preprocess, predict, postprocess)."
+    )
+    return (
+        f"def {ENTRY_POINT}(model, df):\n"
+        '    """Predict with ``model`` on the DataFrame ``df`` as the notebook did.\n\n'
+        f"    Generated by jupyter_handover. {how}\n"
+        '    """\n' + "\n".join(steps) + "\n"
+    )
+
+
+def _single_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _render(
+    result: ExportResult,
+    bodies: list[str],
+    trees: list[ast.Module],
+    tag: str,
+    notebook_path: str | os.PathLike[str] | None,
+) -> str:
+    source = _single_line(os.fspath(notebook_path)) if notebook_path else "(unknown)"
+    header = [
+        '"""Inference code exported by jupyter_handover from the notebook cells tagged'
+        f" {_single_line(tag)!r}.",
+        "",
+        f"Entry point: {ENTRY_POINT}(model, df). Edit the notebook, not this file.",
+        '"""',
+        f"# source notebook: {source}",
+        f"# generated: {_generated_at()}",
+        "# cells (notebook index, execution count, sha256 of the cell source):",
+    ]
+    for cell in result.cells:
+        count = cell.execution_count if cell.execution_count is not None else " "
+        first = _single_line(cell.first_line)
+        header.append(f"#   {cell.index:>3}  [{count}]  {cell.sha256}  {first}")
+    futures, bodies = _hoist_futures(bodies, trees)
+    parts = ["\n".join(header) + "\n"]
+    if futures:
+        parts.append("\n".join(futures) + "\n")
+    for cell, body in zip(result.cells, bodies, strict=True):
+        parts.append(f"\n# --- {cell.label} ---\n{body}")
+    parts.append("\n\n# --- entry point (generated) ---\n" + _entry_point(result.hooks))
+    return "".join(parts)
+
+
+def _hoist_futures(bodies: list[str], trees: list[ast.Module]) -> tuple[list[str], list[str]]:
+    """Move ``from __future__ import`` statements to the top, where Python requires them."""
+    futures: list[str] = []
+    out = []
+    for body, tree in zip(bodies, trees, strict=True):
+        lines = body.splitlines()
+        for stmt in tree.body:
+            if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
+                end = stmt.end_lineno or stmt.lineno
+                statement = " ".join(lines[stmt.lineno - 1 : end]).strip()
+                if statement not in futures:
+                    futures.append(statement)
+                for n in range(stmt.lineno - 1, end):
+                    lines[n] = f"# (moved to the top) {lines[n]}"
+        out.append("\n".join(lines) + ("\n" if lines else ""))
+    return futures, out

@@ -1,0 +1,499 @@
+"""Lock the minimal requirements against an index, constrained to the kernel's versions.
+
+:func:`lock_requirements` writes ``requirements.in`` (the minimal requirements) and a
+constraints file (every installed distribution at its installed version) into a temporary
+folder and runs ``uv pip compile --generate-hashes`` there, or ``pip-compile
+--generate-hashes`` when uv is not installed. The result is pip-tools' hashed lock format,
+so ``pip install --require-hashes -r requirements.lock`` rebuilds the kernel's versions.
+
+Locks are cached by the digest of their inputs. When the index cannot be reached (or the
+tool fails or times out) the lock falls back to exact pins without hashes and says so loudly:
+an unreachable index never raises.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata as metadata
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from .environment import canonical_name
+from .errors import EnvironmentCaptureError
+
+__all__ = ["LockResult", "find_lock_tool", "lock_requirements", "non_index_distributions"]
+
+LockTool = Literal["uv", "pip-compile", "fallback"]
+
+#: Shown as the command in the header of every lock we write.
+COMPILE_COMMAND = "jupyter-handover (uv pip compile --generate-hashes)"
+_FORMAT = 1  # bump to invalidate every cached lock
+
+_OPTION_LINE_PREFIXES = (
+    "-i ",
+    "--index-url",
+    "--extra-index-url",
+    "-f ",
+    "--find-links",
+    "--trusted-host",
+    "--no-index",
+    "--no-binary",
+    "--only-binary",
+)
+
+
+@dataclass(frozen=True)
+class LockResult:
+    """A lock file's text and how it was obtained."""
+
+    text: str
+    hashes: bool
+    tool: LockTool
+    message: str
+    seconds: float
+    cached: bool = False
+    #: Constraints left out because no index serves them: name -> reason.
+    skipped: dict[str, str] = field(default_factory=dict)
+
+
+# --------------------------------------------------------------------------- tools
+
+
+def _uv_bin() -> str | None:
+    try:
+        import uv  # the PyPI package: ships the binary
+
+        return str(uv.find_uv_bin())
+    except (ImportError, FileNotFoundError, AttributeError):
+        return shutil.which("uv")
+
+
+def _pip_compile_cmd() -> list[str] | None:
+    exe = shutil.which("pip-compile")
+    if exe is not None:
+        return [exe]
+    try:
+        metadata.version("pip-tools")
+    except metadata.PackageNotFoundError:
+        return None
+    return [sys.executable, "-m", "piptools", "compile"]
+
+
+def find_lock_tool() -> tuple[LockTool, list[str]] | None:
+    """The lock tool to use and the command that starts it: uv first, pip-compile second."""
+    uv_bin = _uv_bin()
+    if uv_bin is not None:
+        return "uv", [uv_bin]
+    cmd = _pip_compile_cmd()
+    if cmd is not None:
+        return "pip-compile", cmd
+    return None
+
+
+# --------------------------------------------------------------------------- inputs
+
+
+def _is_local_location(value: str) -> bool:
+    value = value.strip()
+    return value.startswith(("file:", "/", "./", "../", "~")) or (
+        len(value) > 2 and value[1] == ":" and value[2] in "\\/"
+    )
+
+
+def non_index_distributions(packages: Mapping[str, str]) -> dict[str, str]:
+    """Which of ``packages`` (name -> version) no package index can serve, and why.
+
+    A local version label (``2.1.0+cpu``) or an installed distribution with a
+    ``direct_url.json`` (editable, VCS, local folder or wheel file) cannot be resolved from
+    PyPI-like indexes.
+    """
+    reasons: dict[str, str] = {}
+    for name, version in packages.items():
+        if "+" in version:
+            reasons[name] = f"local version label ({version})"
+            continue
+        try:
+            dist = metadata.distribution(name)
+        except (metadata.PackageNotFoundError, ValueError):
+            continue
+        if dist.version != version:
+            continue
+        raw = dist.read_text("direct_url.json")
+        if not raw:
+            continue
+        try:
+            info = json.loads(raw)
+        except ValueError:
+            reasons[name] = "installed from a direct URL"
+            continue
+        if info.get("dir_info", {}).get("editable"):
+            reasons[name] = "editable install"
+        elif "vcs_info" in info:
+            reasons[name] = f"installed from {info['vcs_info'].get('vcs', 'a VCS')}"
+        elif str(info.get("url", "")).startswith("file:"):
+            reasons[name] = "installed from a local file or folder"
+        else:
+            reasons[name] = "installed from a direct URL"
+    return reasons
+
+
+def _normalise(packages: Mapping[str, str], what: str) -> dict[str, str]:
+    if not isinstance(packages, Mapping):
+        raise EnvironmentCaptureError(
+            f"{what} must be a mapping of distribution name to version, "
+            f"not {type(packages).__name__}"
+        )
+    out: dict[str, str] = {}
+    for name, version in packages.items():
+        if not isinstance(name, str) or not name.strip():
+            raise EnvironmentCaptureError(f"{what}: invalid distribution name {name!r}")
+        if not isinstance(version, str) or not version.strip() or any(c in version for c in " ;,<>=!"):
+            raise EnvironmentCaptureError(
+                f"{what}: {name} needs one exact version such as '1.2.3', got {version!r}"
+            )
+        out[canonical_name(name)] = version.strip()
+    return dict(sorted(out.items()))
+
+
+def _pins(packages: Mapping[str, str]) -> str:
+    return "".join(f"{name}=={version}\n" for name, version in sorted(packages.items()))
+
+
+def _default_python_version() -> str:
+    v = sys.version_info
+    return f"{v.major}.{v.minor}.{v.micro}"
+
+
+def _cache_root(cache_dir: Path | None) -> Path:
+    if cache_dir is not None:
+        return Path(cache_dir)
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("jupyter_handover")) / "locks"
+
+
+def _index_settings(tool: str) -> dict[str, str]:
+    """Settings that change what an index answers: part of the cache key."""
+    keys = ("UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_INDEX")
+    if tool == "pip-compile":
+        keys = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")
+    return {k: os.environ[k] for k in keys if k in os.environ}
+
+
+def _digest(
+    requirements: Mapping[str, str],
+    constraints: Mapping[str, str],
+    python_version: str,
+    tool: str,
+) -> str:
+    payload = json.dumps(
+        {
+            "format": _FORMAT,
+            "requirements": sorted(requirements.items()),
+            "constraints": sorted(constraints.items()),
+            "python_version": python_version,
+            "tool": tool,
+            "index": sorted(_index_settings(tool).items()),
+        },
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- running
+
+
+def _tool_env(tool: str) -> dict[str, str]:
+    env = dict(os.environ)
+    if tool == "pip-compile":
+        # This machine's pip configuration names local folders; they must not shape the lock.
+        env["PIP_CONFIG_FILE"] = os.devnull
+        for key in ("PIP_FIND_LINKS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"):
+            value = env.get(key)
+            if value is not None and any(_is_local_location(v) for v in value.split()):
+                env.pop(key)
+    else:
+        value = env.get("UV_FIND_LINKS")
+        if value is not None and any(_is_local_location(v) for v in value.split()):
+            env.pop("UV_FIND_LINKS")
+        env.setdefault("UV_NO_PROGRESS", "1")
+    env.setdefault("PYTHONIOENCODING", "utf-8")
+    return env
+
+
+def _command(tool: str, base: list[str], python_version: str) -> list[str]:
+    if tool == "uv":
+        return [
+            *base,
+            "pip",
+            "compile",
+            "--generate-hashes",
+            "--python-version",
+            python_version,
+            "--custom-compile-command",
+            COMPILE_COMMAND,
+            "--quiet",
+            "-c",
+            "constraints.txt",
+            "-o",
+            "requirements.lock",
+            "requirements.in",
+        ]
+    return [
+        *base,
+        "--generate-hashes",
+        "--allow-unsafe",
+        "--no-emit-index-url",
+        "--no-emit-find-links",
+        "--no-emit-trusted-host",
+        "--strip-extras",
+        "--quiet",
+        "--custom-compile-command",
+        COMPILE_COMMAND.replace("uv pip compile", "pip-compile"),
+        "-c",
+        "constraints.txt",
+        "-o",
+        "requirements.lock",
+        "requirements.in",
+    ]
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str], timeout: float) -> tuple[int, str]:
+    """Run ``cmd`` in its own process group; kill the whole group on timeout."""
+    proc = subprocess.Popen(
+        cmd,
+        cwd=cwd,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+    )
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            proc.kill()
+        proc.communicate()
+        return -1, f"timed out after {timeout:g} s"
+    return proc.returncode, out or ""
+
+
+def _sanitise(text: str, workdir: Path) -> str:
+    lines = []
+    for line in text.replace(str(workdir) + os.sep, "").replace(str(workdir), ".").splitlines():
+        if line.lstrip().startswith(_OPTION_LINE_PREFIXES):
+            continue
+        lines.append(line)
+    return "\n".join(lines).rstrip("\n") + "\n"
+
+
+def _tail(output: str, lines: int = 6) -> str:
+    kept = [line for line in output.strip().splitlines() if line.strip()]
+    return "\n".join(kept[-lines:])
+
+
+# --------------------------------------------------------------------------- fallback
+
+
+def _closure(requirements: Mapping[str, str], constraints: Mapping[str, str]) -> dict[str, str]:
+    """The requirements plus their installed dependencies, at the constraints' versions."""
+    pins = dict(requirements)
+    try:
+        from packaging.requirements import InvalidRequirement, Requirement
+    except ImportError:  # pragma: no cover - packaging is nearly always installed
+        return pins
+    queue = list(requirements)
+    seen: set[str] = set()
+    while queue:
+        name = queue.pop()
+        if name in seen:
+            continue
+        seen.add(name)
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for spec in requires:
+            try:
+                req = Requirement(spec)
+            except InvalidRequirement:
+                continue
+            if req.marker is not None and not req.marker.evaluate({"extra": ""}):
+                continue
+            dep = canonical_name(req.name)
+            if dep in constraints and dep not in pins:
+                pins[dep] = constraints[dep]
+            if dep in pins:
+                queue.append(dep)
+    return dict(sorted(pins.items()))
+
+
+def _fallback(
+    requirements: Mapping[str, str],
+    constraints: Mapping[str, str],
+    reason: str,
+    started: float,
+    skipped: dict[str, str],
+) -> LockResult:
+    pins = _closure(requirements, constraints)
+    header = (
+        "# Written by jupyter_handover WITHOUT hashes: no hashed lock could be computed.\n"
+        f"# Reason: {reason.splitlines()[0] if reason else 'unknown'}\n"
+        "# These are the notebook kernel's exact versions of the requirements and of their\n"
+        "# installed dependencies. Package again with the index reachable for a hashed lock.\n"
+    )
+    message = (
+        f"LOCK WITHOUT HASHES: {reason}\n"
+        "Wrote exact pins WITHOUT hashes (the kernel's versions of the requirements and their "
+        "dependencies): installs from it are not verified against the index. Package again "
+        "when the package index is reachable (check network, proxy, UV_INDEX_URL / "
+        "pip index settings) to get a hashed lock."
+    )
+    if skipped:
+        message += "\nNot on a package index: " + ", ".join(
+            f"{n} ({r})" for n, r in sorted(skipped.items())
+        )
+    return LockResult(
+        text=header + _pins(pins),
+        hashes=False,
+        tool="fallback",
+        message=message,
+        seconds=time.perf_counter() - started,
+        cached=False,
+        skipped=dict(skipped),
+    )
+
+
+# --------------------------------------------------------------------------- public
+
+
+def lock_requirements(
+    requirements: Mapping[str, str],
+    constraints: Mapping[str, str],
+    *,
+    python_version: str | None = None,
+    cache_dir: Path | None = None,
+    timeout: float = 120,
+) -> LockResult:
+    """Lock ``requirements`` with hashes, constrained to ``constraints``' exact versions.
+
+    ``requirements`` are the minimal top-level requirements (name -> exact version);
+    ``constraints`` is the kernel's full package set. Constraints that no index serves
+    (local version labels, editable and direct-URL installs) are left out and named in
+    :attr:`LockResult.message`. A hashed lock is cached under
+    ``platformdirs.user_cache_dir("jupyter_handover")/locks`` (or ``cache_dir``) by the
+    digest of its inputs. When the index is unreachable, the tool fails or ``timeout``
+    seconds pass, the result is an exact-pin lock without hashes (``hashes=False``,
+    ``tool="fallback"``) with a loud message; this function does not raise for that.
+
+    Raises:
+        EnvironmentCaptureError: the inputs are not ``{name: exact version}`` mappings.
+    """
+    started = time.perf_counter()
+    reqs = _normalise(requirements, "requirements")
+    all_constraints = _normalise(constraints, "constraints")
+    if not reqs:
+        raise EnvironmentCaptureError("nothing to lock: the requirements are empty")
+    pyver = python_version or _default_python_version()
+
+    skipped = non_index_distributions(all_constraints)
+    usable = {n: v for n, v in all_constraints.items() if n not in skipped}
+    skipped_note = (
+        "\nLeft out of the constraints (not on a package index): "
+        + ", ".join(f"{n}=={all_constraints[n]} ({r})" for n, r in sorted(skipped.items()))
+        if skipped
+        else ""
+    )
+
+    bad_reqs = non_index_distributions(reqs)
+    if bad_reqs:
+        reason = "requirements not on a package index: " + ", ".join(
+            f"{n}=={reqs[n]} ({r})" for n, r in sorted(bad_reqs.items())
+        )
+        return _fallback(reqs, all_constraints, reason, started, skipped)
+
+    found = find_lock_tool()
+    if found is None:
+        return _fallback(
+            reqs,
+            all_constraints,
+            "neither uv nor pip-tools is installed (pip install uv)",
+            started,
+            skipped,
+        )
+    tool, base = found
+
+    digest = _digest(reqs, usable, pyver, tool)
+    root = _cache_root(cache_dir)
+    cached_lock = root / f"{digest}.lock"
+    if cached_lock.is_file():
+        try:
+            text = cached_lock.read_text(encoding="utf-8")
+        except OSError:
+            text = ""
+        if "--hash=" in text:
+            return LockResult(
+                text=text,
+                hashes=True,
+                tool=tool,
+                message=f"hashed lock by {tool} (cached {digest[:12]}){skipped_note}",
+                seconds=time.perf_counter() - started,
+                cached=True,
+                skipped=skipped,
+            )
+
+    with tempfile.TemporaryDirectory(prefix="handover-lock-") as tmp:
+        workdir = Path(tmp)
+        (workdir / "requirements.in").write_text(_pins(reqs), encoding="utf-8")
+        (workdir / "constraints.txt").write_text(_pins(usable), encoding="utf-8")
+        cmd = _command(tool, base, pyver)
+        try:
+            code, output = _run(cmd, workdir, _tool_env(tool), timeout)
+        except OSError as exc:
+            code, output = -1, f"could not start {tool}: {exc}"
+        lock_file = workdir / "requirements.lock"
+        text = lock_file.read_text(encoding="utf-8") if lock_file.is_file() else ""
+        if code != 0 or "--hash=" not in text:
+            reason = f"{tool} could not lock against the index ({_tail(output) or 'no output'})"
+            if code == -1 and "timed out" in output:
+                reason = f"index unreachable: {tool} {output}"
+            elif code != 0:
+                reason = f"index unreachable or resolution failed: {tool} exit {code}: " + (
+                    _tail(output) or "no output"
+                )
+            return _fallback(reqs, all_constraints, reason, started, skipped)
+        text = _sanitise(text, workdir)
+
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        partial = root / f".{digest}.{os.getpid()}.tmp"
+        partial.write_text(text, encoding="utf-8")
+        os.replace(partial, cached_lock)
+    except OSError:
+        pass  # a cache that cannot be written only costs time
+    seconds = time.perf_counter() - started
+    pins = sum(1 for line in text.splitlines() if "==" in line and not line.startswith("#"))
+    return LockResult(
+        text=text,
+        hashes=True,
+        tool=tool,
+        message=f"hashed lock by {tool}: {pins} pins in {seconds:.1f} s{skipped_note}",
+        seconds=seconds,
+        cached=False,
+        skipped=skipped,
+    )

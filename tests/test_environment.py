@@ -1,0 +1,359 @@
+"""Environment capture, minimal requirements and hashed locks.
+
+The lock tests that reach the package index lock one small package (``six``); everything
+else runs offline.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata as metadata
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
+
+from jupyter_handover import lock as lock_module
+from jupyter_handover.environment import (
+    EnvironmentSnapshot,
+    analyze_requirements,
+    capture_environment,
+    env_var_names,
+    minimal_requirements,
+    notebook_defined_classes,
+)
+from jupyter_handover.errors import EnvironmentCaptureError
+from jupyter_handover.lock import LockResult, lock_requirements, non_index_distributions
+
+INFERENCE_CODE = """\
+import numpy as np
+import pandas as pd
+from os import path
+
+
+def preprocess(df):
+    return df.assign(a=np.log1p(df["a"]))
+"""
+
+
+def _v(name: str) -> str:
+    return metadata.version(name)
+
+
+@pytest.fixture(scope="module")
+def fitted_pipeline() -> Pipeline:
+    df = pd.DataFrame({"a": [1.0, 2.0, 3.0, 4.0, 5.0, 6.0], "c": list("xyxyxz")})
+    pre = ColumnTransformer(
+        [
+            ("num", StandardScaler(), ["a"]),
+            ("cat", OneHotEncoder(handle_unknown="ignore"), ["c"]),
+        ]
+    )
+    return Pipeline([("pre", pre), ("clf", LogisticRegression())]).fit(df, [0, 1, 0, 1, 0, 1])
+
+
+def _assert_portable(text: str) -> None:
+    assert "/opt/" not in text
+    assert "file://" not in text
+    assert "/tmp/" not in text
+    assert "--find-links" not in text
+    assert "--index-url" not in text and "--extra-index-url" not in text
+
+
+# ------------------------------------------------------------------ capture_environment
+
+
+def test_capture_environment_lists_pandas_exactly_and_is_json_safe() -> None:
+    env = capture_environment()
+    assert env.packages["pandas"] == pd.__version__
+    assert env.packages["scikit-learn"] == _v("scikit-learn")  # canonical names
+    assert env.python == ".".join(map(str, sys.version_info[:3]))
+    assert env.implementation and env.machine and env.platform
+    data = json.loads(json.dumps(env.to_dict()))
+    assert data["packages"]["pandas"] == pd.__version__
+    assert EnvironmentSnapshot.from_dict(data) == env
+
+
+def test_capture_environment_starts_no_subprocess(monkeypatch: pytest.MonkeyPatch) -> None:
+    import platform
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"capture_environment started a subprocess: {args!r}")
+
+    monkeypatch.setattr(subprocess, "Popen", refuse)
+    # platform caches uname(); make sure a cached answer does not hide a `uname -p` call.
+    monkeypatch.setattr(platform, "_uname_cache", None, raising=False)
+    env = capture_environment()
+    assert "pandas" in env.packages
+
+
+def test_snapshot_from_dict_rejects_garbage() -> None:
+    with pytest.raises(EnvironmentCaptureError, match="packages"):
+        EnvironmentSnapshot.from_dict({"python": "3.11.7"})
+
+
+# ------------------------------------------------------------------ minimal_requirements
+
+
+def test_minimal_requirements_of_a_column_transformer_pipeline(
+    fitted_pipeline: Pipeline,
+) -> None:
+    reqs = minimal_requirements(fitted_pipeline, INFERENCE_CODE)
+    assert reqs == {
+        "joblib": _v("joblib"),
+        "mlflow-skinny": _v("mlflow"),
+        "numpy": np.__version__,
+        "pandas": pd.__version__,
+        "scikit-learn": _v("scikit-learn"),
+    }
+    for never in ("matplotlib", "ipykernel", "ipython", "jupyter-handover", "os"):
+        assert never not in reqs
+
+
+def test_function_transformer_func_maps_to_its_distribution() -> None:
+    from scipy.special import expit
+
+    union = FeatureUnion(
+        [
+            ("log", FunctionTransformer(np.log1p)),
+            ("expit", FunctionTransformer(expit)),
+        ]
+    )
+    reqs = minimal_requirements(union, "")
+    assert reqs["scipy"] == _v("scipy")
+    assert reqs["numpy"] == np.__version__
+    assert reqs["scikit-learn"] == _v("scikit-learn")
+
+
+def test_numpy_func_is_found_by_the_walk_itself(monkeypatch: pytest.MonkeyPatch) -> None:
+    from jupyter_handover import environment
+
+    # Without the always-required set, numpy must still come from FunctionTransformer.func.
+    monkeypatch.setattr(environment, "ALWAYS_REQUIRED", ())
+    reqs = minimal_requirements(FunctionTransformer(np.log1p), "")
+    assert reqs["numpy"] == np.__version__
+
+
+def test_inference_code_imports_are_mapped_and_stdlib_skipped() -> None:
+    code = (
+        "import json, os\n"
+        "import sklearn.metrics\n"
+        "from scipy import stats\n"
+        "import matplotlib.pyplot as plt\n"
+        "from . import local_helpers\n"
+        "def f():\n"
+        "    import importlib\n"
+        "    return importlib.import_module('six')\n"
+    )
+    reqs = minimal_requirements(object(), code)
+    assert reqs["scikit-learn"] == _v("scikit-learn")
+    assert reqs["scipy"] == _v("scipy")
+    assert reqs["matplotlib"] == _v("matplotlib")  # imported by the code: kept
+    assert reqs["six"] == _v("six")
+    assert "json" not in reqs and "os" not in reqs and "importlib" not in reqs
+
+
+def test_notebook_tooling_met_by_the_walk_is_excluded() -> None:
+    import matplotlib
+    from IPython.core.interactiveshell import InteractiveShell
+
+    class Holder:
+        pass
+
+    holder = Holder()
+    holder.shell_class = InteractiveShell  # type: ignore[attr-defined]
+    holder.plotting = matplotlib  # type: ignore[attr-defined]
+    analysis = analyze_requirements(holder, "")
+    assert "ipython" not in analysis.requirements
+    assert "matplotlib" not in analysis.requirements
+    assert {"IPython", "matplotlib"} <= set(analysis.excluded)
+
+
+def test_unresolved_imports_are_reported() -> None:
+    analysis = analyze_requirements(object(), "import my_local_helpers\n")
+    assert analysis.unresolved == ["my_local_helpers"]
+
+
+def test_syntax_error_in_inference_code_is_an_environment_error() -> None:
+    with pytest.raises(EnvironmentCaptureError, match="line 1"):
+        minimal_requirements(object(), "%matplotlib inline\n")
+
+
+def test_walk_survives_cycles_and_deep_nesting() -> None:
+    a: list[object] = []
+    a.append(a)
+    deep: list[object] = [StandardScaler()]
+    for _ in range(200):
+        deep = [deep]
+    with pytest.warns(RuntimeWarning, match="incomplete"):
+        reqs = minimal_requirements([a, deep], "")
+    assert "joblib" in reqs
+
+
+# ------------------------------------------------------------------ notebook_defined_classes
+
+
+def test_notebook_defined_classes_finds_main_classes_and_functions() -> None:
+    class Clipper(StandardScaler):
+        pass
+
+    Clipper.__module__ = "__main__"
+
+    def add_one(x: object) -> object:
+        return x
+
+    add_one.__module__ = "__main__"
+
+    model = Pipeline([("clip", Clipper()), ("f", FunctionTransformer(add_one))])
+    found = notebook_defined_classes(model)
+    assert any(name.endswith("Clipper") for name in found)
+    assert any(name.endswith("add_one") for name in found)
+    # The sklearn base class is still a requirement.
+    assert "scikit-learn" in minimal_requirements(model, "")
+    assert notebook_defined_classes(Pipeline([("s", StandardScaler())])) == []
+
+
+# ------------------------------------------------------------------ env_var_names
+
+
+def test_env_var_names_finds_the_three_forms_and_never_values() -> None:
+    code = (
+        "import os\n"
+        "from os import environ, getenv\n"
+        "TOKEN = os.environ['API_TOKEN']\n"
+        "REGION = os.environ.get('REGION', 'secret-default-value')\n"
+        "LEVEL = os.getenv('LOG_LEVEL', 'DEBUG')\n"
+        "HOST = environ['DB_HOST']\n"
+        "PORT = getenv('DB_PORT')\n"
+        "name = 'DYNAMIC'\n"
+        "DYN = os.getenv(name)\n"
+    )
+    names = env_var_names(code)
+    assert names == ["API_TOKEN", "DB_HOST", "DB_PORT", "LOG_LEVEL", "REGION"]
+    assert "secret-default-value" not in json.dumps(names)
+    assert "DEBUG" not in names
+    assert env_var_names("x = 1\n") == []
+
+
+# ------------------------------------------------------------------ lock_requirements
+
+
+SIX = {"six": _v("six")}
+
+
+def test_lock_is_hashed_portable_and_cached(tmp_path: Path) -> None:
+    env = capture_environment()
+    first = lock_requirements(SIX, env.packages, cache_dir=tmp_path)
+    assert isinstance(first, LockResult)
+    assert first.hashes is True, first.message
+    assert first.tool in ("uv", "pip-compile")
+    assert first.cached is False
+    assert f"six=={SIX['six']}" in first.text
+    assert "--hash=sha256:" in first.text
+    _assert_portable(first.text)
+
+    started = time.perf_counter()
+    second = lock_requirements(SIX, env.packages, cache_dir=tmp_path)
+    assert time.perf_counter() - started < 2
+    assert second.cached is True
+    assert second.text == first.text
+    assert second.hashes is True
+
+
+def _failing_tool(monkeypatch: pytest.MonkeyPatch, cmd: list[str]) -> None:
+    monkeypatch.setattr(lock_module, "find_lock_tool", lambda: ("uv", cmd))
+
+
+def test_unreachable_index_falls_back_to_exact_pins(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if lock_module.find_lock_tool() is None or lock_module.find_lock_tool()[0] != "uv":
+        pytest.skip("uv is not installed")
+    monkeypatch.setenv("UV_DEFAULT_INDEX", "http://127.0.0.1:9/simple")
+    monkeypatch.setenv("UV_INDEX_URL", "http://127.0.0.1:9/simple")
+    monkeypatch.setenv("UV_OFFLINE", "0")
+    res = lock_requirements(SIX, SIX, cache_dir=tmp_path, timeout=60)
+    assert res.hashes is False
+    assert res.tool == "fallback"
+    assert "WITHOUT hashes" in res.message
+    assert f"six=={SIX['six']}" in res.text
+    assert "--hash" not in res.text
+    assert res.text.startswith("#")
+    _assert_portable(res.text)
+    assert not list(tmp_path.glob("*.lock")), "a fallback lock must not be cached"
+
+
+def test_failing_tool_falls_back_with_the_dependency_closure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _failing_tool(monkeypatch, [sys.executable, "-c", "import sys; sys.exit('no route')"])
+    env = capture_environment()
+    res = lock_requirements(
+        {"scikit-learn": env.packages["scikit-learn"]}, env.packages, cache_dir=tmp_path
+    )
+    assert (res.hashes, res.tool) == (False, "fallback")
+    assert "no route" in res.message
+    for dep in ("scikit-learn", "numpy", "scipy", "joblib", "threadpoolctl"):
+        assert f"{dep}=={env.packages[dep]}" in res.text
+    assert "matplotlib" not in res.text
+
+
+def test_timeout_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _failing_tool(monkeypatch, [sys.executable, "-c", "import time; time.sleep(30)"])
+    started = time.perf_counter()
+    res = lock_requirements(SIX, SIX, cache_dir=tmp_path, timeout=1)
+    assert time.perf_counter() - started < 10
+    assert (res.hashes, res.tool) == (False, "fallback")
+    assert "timed out" in res.message
+
+
+def test_missing_tools_fall_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lock_module, "find_lock_tool", lambda: None)
+    res = lock_requirements(SIX, SIX, cache_dir=tmp_path)
+    assert (res.hashes, res.tool) == (False, "fallback")
+    assert "uv" in res.message
+
+
+def test_non_index_constraints_are_skipped_and_named(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    dist_info = tmp_path / "site" / "my_editable_pkg-0.1.dist-info"
+    dist_info.mkdir(parents=True)
+    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: my-editable-pkg\nVersion: 0.1\n")
+    (dist_info / "direct_url.json").write_text(
+        json.dumps({"url": "file:///home/me/src/pkg", "dir_info": {"editable": True}})
+    )
+    monkeypatch.syspath_prepend(str(tmp_path / "site"))
+    constraints = {"torch": "2.1.0+cpu", "my-editable-pkg": "0.1", **SIX}
+    reasons = non_index_distributions(constraints)
+    assert reasons == {"torch": "local version label (2.1.0+cpu)", "my-editable-pkg": "editable install"}
+
+    _failing_tool(monkeypatch, [sys.executable, "-c", "raise SystemExit(1)"])
+    res = lock_requirements(SIX, constraints, cache_dir=tmp_path)
+    assert set(res.skipped) == {"torch", "my-editable-pkg"}
+    assert "torch" in res.message and "my-editable-pkg" in res.message
+    _assert_portable(res.text)
+
+
+def test_non_index_requirement_goes_straight_to_fallback(tmp_path: Path) -> None:
+    res = lock_requirements({"torch": "2.1.0+cpu"}, {}, cache_dir=tmp_path)
+    assert (res.hashes, res.tool) == (False, "fallback")
+    assert "torch==2.1.0+cpu" in res.text
+    assert "local version label" in res.message
+
+
+@pytest.mark.parametrize(
+    "requirements",
+    [{}, {"six": ">=1.0"}, {"six": ""}, {"": "1.0"}],
+)
+def test_bad_inputs_are_programming_errors(requirements: dict[str, str], tmp_path: Path) -> None:
+    with pytest.raises(EnvironmentCaptureError):
+        lock_requirements(requirements, {}, cache_dir=tmp_path)
