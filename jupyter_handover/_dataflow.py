@@ -178,12 +178,6 @@ class _Analyzer(ast.NodeVisitor):
         self.result.bound_by_cell.append(set())
         self.result.assigned_by_cell.append(set())
         for stmt in tree.body:
-            if (
-                isinstance(stmt, ast.ImportFrom)
-                and stmt.module == "__future__"
-                and any(a.name == "annotations" for a in stmt.names)
-            ):
-                self.future_annotations = True
             self.visit(stmt)
             if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
@@ -289,6 +283,8 @@ class _Analyzer(ast.NodeVisitor):
         dynamic = (isinstance(func, ast.Name) and func.id in {"__import__", "import_module"}) or (
             isinstance(func, ast.Attribute) and func.attr == "import_module"
         )
+        if isinstance(func, ast.Attribute) and func.attr == "get_ipython":  # IPython.get_ipython()
+            self.result.get_ipython_calls.append((self.cell, node.lineno))
         if dynamic and node.args and isinstance(node.args[0], ast.Constant):
             value = node.args[0].value
             if isinstance(value, str) and value and not value.startswith("."):
@@ -401,6 +397,14 @@ def analyse(cells: list[ast.Module]) -> Analysis:
     """Analyse ``cells`` as one module executed top to bottom, each cell after the previous."""
     result = Analysis()
     analyzer = _Analyzer(result)
+    # the export hoists __future__ imports to the top of the module: they apply to every cell
+    analyzer.future_annotations = any(
+        isinstance(stmt, ast.ImportFrom)
+        and stmt.module == "__future__"
+        and any(a.name == "annotations" for a in stmt.names)
+        for tree in cells
+        for stmt in tree.body
+    )
     for index, tree in enumerate(cells):
         analyzer.run_cell(index, tree)
     return result

@@ -55,7 +55,7 @@ def run_package(magics: HandoverMagics, args: argparse.Namespace) -> None:
     from .discovery import discover
     from .export import export_inference_code
     from .magics import find_metrics, find_params, kernel_predict, resolve_notebook_path
-    from .tracking import default_tracking_uri, log_handover
+    from .tracking import default_tracking_uri, log_handover, registry_client_requirements
 
     ns = magics.user_ns
     nb_path = resolve_notebook_path(args.notebook, ns)
@@ -63,6 +63,7 @@ def run_package(magics: HandoverMagics, args: argparse.Namespace) -> None:
         raise DiscoveryError("--examples must be at least 1")
     found = discover(ns, args.model, args.train, args.target)
     hooks = export_inference_code(str(nb_path), tag=args.tag).hooks
+    uri = default_tracking_uri(nb_path.parent, args.tracking_uri)
     progress = _Progress()
     ok = False
     try:
@@ -72,6 +73,7 @@ def run_package(magics: HandoverMagics, args: argparse.Namespace) -> None:
             target=args.target, name=args.name, examples=args.examples, tag=args.tag,
             lock=not args.no_lock, notebook_predict=kernel_predict(ns, hooks),
             metrics=find_metrics(ns), params=find_params(nb_path, ns), progress=progress,
+            extra_requirements={} if args.no_log else registry_client_requirements(uri),
         )
         result: dict[str, Any] = {
             "status": "built", "artifact_path": str(report.path), "name": report.name,
@@ -85,7 +87,6 @@ def run_package(magics: HandoverMagics, args: argparse.Namespace) -> None:
             from .artifact import file_sha256, load_artifact
 
             meta = load_artifact(report.path).metadata
-            uri = default_tracking_uri(nb_path.parent, args.tracking_uri)
             try:
                 logged = log_handover(
                     report.path, report.name, tracking_uri=uri, experiment=args.experiment,

@@ -180,6 +180,7 @@ def build_artifact_report(
     metrics: dict[str, float] | None = None,
     params: dict[str, Any] | None = None,
     progress: Callable[[str], None] | None = None,
+    extra_requirements: dict[str, str] | None = None,
 ) -> BuildReport:
     """Like :func:`build_artifact`, returning a :class:`BuildReport`."""
     import time
@@ -231,7 +232,7 @@ def build_artifact_report(
 
         say("environment")
         env = capture_environment()
-        requirements = minimal_requirements(model, export.code)
+        requirements = {**minimal_requirements(model, export.code), **(extra_requirements or {})}
         env_names = env_var_names(export.code)
         env_dict = env.to_dict()
         env_dict["used"] = dict(sorted(requirements.items()))

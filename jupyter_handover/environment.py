@@ -262,7 +262,6 @@ def _children(obj: object) -> Iterator[object]:
             continue
 
 
-@functools.lru_cache(maxsize=512)
 def _slots(cls: type) -> tuple[str, ...]:
     names: list[str] = []
     for klass in cls.__mro__:
@@ -377,11 +376,13 @@ def env_var_names(inference_code: str) -> list[str]:
             key = node.slice
         elif isinstance(node, ast.Call) and node.args:
             func = node.func
-            if isinstance(func, ast.Attribute) and func.attr == "get" and _is_environ(func.value):
-                key = node.args[0]
-            elif (isinstance(func, ast.Attribute) and func.attr == "getenv") or (
+            environ_get = (
+                isinstance(func, ast.Attribute) and func.attr == "get" and _is_environ(func.value)
+            )
+            getenv = (isinstance(func, ast.Attribute) and func.attr == "getenv") or (
                 isinstance(func, ast.Name) and func.id == "getenv"
-            ):
+            )
+            if environ_get or getenv:
                 key = node.args[0]
         if isinstance(key, ast.Constant) and isinstance(key.value, str):
             names.add(key.value)
@@ -492,8 +493,7 @@ def analyze_requirements(model: object, inference_code: str = "") -> Requirement
     code_modules = {m for m in _import_names(inference_code) if _wanted(m)}
     model_modules = {m for m in walk.modules if _wanted(m)}
     excluded_tops = sorted(
-        {m.split(".")[0] for m in model_modules if m.split(".")[0] in _NOTEBOOK_ONLY}
-        - code_modules
+        {m.split(".")[0] for m in model_modules if m.split(".")[0] in _NOTEBOOK_ONLY} - code_modules
     )
     model_modules = {m for m in model_modules if m.split(".")[0] not in _NOTEBOOK_ONLY}
 

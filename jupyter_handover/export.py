@@ -10,6 +10,7 @@ defined in it (naming the untagged cell that defines a missing one), and appends
 from __future__ import annotations
 
 import ast
+import dataclasses
 import datetime as _dt
 import hashlib
 import os
@@ -39,6 +40,9 @@ ENTRY_POINT = "handover_predict"
 #: ``%%magic`` line is dropped. Every other cell magic (``%%bash``, ``%%timeit``, ...) is
 #: dropped with its body: the body either is not Python or leaves no trace in the namespace.
 PYTHON_BODY_CELL_MAGICS = frozenset({"capture", "time", "prun", "debug"})
+
+#: pyflakes rules that notebook code breaks without being wrong, silenced in the module.
+_STYLE_ONLY_RULES = ("F401", "F403", "F405", "F541", "F811", "F841")
 
 _FIRST_LINE_WIDTH = 60
 _ASSIGN_MAGIC = re.compile(r"^\s*([A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*)\s*=\s*([!%])")
@@ -105,6 +109,18 @@ class ExportResult:
     def ok(self) -> bool:
         """True when nothing blocks packaging (warnings do not)."""
         return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view (what ``--json`` displays and the sidebar panel read)."""
+        return {
+            "ok": self.ok,
+            "code": self.code,
+            "problems": [dataclasses.asdict(p) for p in self.problems],
+            "warnings": list(self.warnings),
+            "cells": [dataclasses.asdict(c) for c in self.cells],
+            "hooks": sorted(self.hooks),
+            "imports": list(self.imports),
+        }
 
 
 # -- public entry point ----------------------------------------------------------------
@@ -623,6 +639,9 @@ def _render(
         "",
         f"Entry point: {ENTRY_POINT}(model, df). Edit the notebook, not this file.",
         '"""',
+        "# The cells' code is kept as written, unused imports included (importing can have",
+        "# side effects); correctness rules (undefined names, syntax) stay active.",
+        f"# ruff: noqa: {', '.join(_STYLE_ONLY_RULES)}",
         f"# source notebook: {source}",
         f"# generated: {_generated_at()}",
         "# cells (notebook index, execution count, sha256 of the cell source):",

@@ -157,7 +157,11 @@ def _normalise(packages: Mapping[str, str], what: str) -> dict[str, str]:
     for name, version in packages.items():
         if not isinstance(name, str) or not name.strip():
             raise EnvironmentCaptureError(f"{what}: invalid distribution name {name!r}")
-        if not isinstance(version, str) or not version.strip() or any(c in version for c in " ;,<>=!"):
+        if (
+            not isinstance(version, str)
+            or not version.strip()
+            or any(c in version for c in " ;,<>=!")
+        ):
             raise EnvironmentCaptureError(
                 f"{what}: {name} needs one exact version such as '1.2.3', got {version!r}"
             )
@@ -184,7 +188,7 @@ def _cache_root(cache_dir: Path | None) -> Path:
 
 def _index_settings(tool: str) -> dict[str, str]:
     """Settings that change what an index answers: part of the cache key."""
-    keys = ("UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_INDEX")
+    keys: tuple[str, ...] = ("UV_INDEX_URL", "UV_DEFAULT_INDEX", "UV_EXTRA_INDEX_URL", "UV_INDEX")
     if tool == "pip-compile":
         keys = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")
     return {k: os.environ[k] for k in keys if k in os.environ}
@@ -218,6 +222,7 @@ def _tool_env(tool: str) -> dict[str, str]:
     if tool == "pip-compile":
         # This machine's pip configuration names local folders; they must not shape the lock.
         env["PIP_CONFIG_FILE"] = os.devnull
+        env["CUSTOM_COMPILE_COMMAND"] = COMPILE_COMMAND.replace("uv pip compile", "pip-compile")
         for key in ("PIP_FIND_LINKS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL"):
             value = env.get(key)
             if value is not None and any(_is_local_location(v) for v in value.split()):
@@ -258,8 +263,6 @@ def _command(tool: str, base: list[str], python_version: str) -> list[str]:
         "--no-emit-trusted-host",
         "--strip-extras",
         "--quiet",
-        "--custom-compile-command",
-        COMPILE_COMMAND.replace("uv pip compile", "pip-compile"),
         "-c",
         "constraints.txt",
         "-o",

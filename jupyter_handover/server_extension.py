@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
-
 import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
@@ -44,7 +42,7 @@ class ConfigHandler(APIHandler):
         self.finish(json.dumps(server_config()))
 
 
-def setup_handlers(web_app: Any) -> None:
+def setup_handlers(web_app: tornado.web.Application) -> None:
     """Register the extension's handlers on the server's tornado application."""
     base_url: str = web_app.settings["base_url"]
     handlers: list[tuple[str, type[tornado.web.RequestHandler]]] = [

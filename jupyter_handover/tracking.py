@@ -15,7 +15,13 @@ from typing import Any
 
 from .errors import TrackingError
 
-__all__ = ["LoggedHandover", "default_tracking_uri", "download_model", "log_handover"]
+__all__ = [
+    "LoggedHandover",
+    "default_tracking_uri",
+    "download_model",
+    "log_handover",
+    "registry_client_requirements",
+]
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,28 @@ def default_tracking_uri(notebook_dir: Path | None = None, explicit: str | None 
         return env
     base = (notebook_dir or Path.cwd()).resolve()
     return f"sqlite:///{base / 'mlflow.db'}"
+
+
+_DB_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
+
+
+def registry_client_requirements(tracking_uri: str) -> dict[str, str]:
+    """What a consumer needs beyond mlflow-skinny to resolve ``models:/`` URIs of this store.
+
+    mlflow-skinny speaks HTTP only; a database store (the embedded ``sqlite:///mlflow.db``)
+    also needs SQLAlchemy and Alembic, pinned to the kernel's versions.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    if tracking_uri.split(":", 1)[0].split("+", 1)[0] not in _DB_SCHEMES:
+        return {}
+    found: dict[str, str] = {}
+    for dist in ("sqlalchemy", "alembic"):
+        try:
+            found[dist] = version(dist)
+        except PackageNotFoundError:
+            continue
+    return found
 
 
 def _check_reachable(uri: str, timeout: float = 5.0) -> None:

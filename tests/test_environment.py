@@ -202,7 +202,7 @@ def test_walk_survives_cycles_and_deep_nesting() -> None:
 
 
 def test_notebook_defined_classes_finds_main_classes_and_functions() -> None:
-    class Clipper(StandardScaler):
+    class Clipper(StandardScaler):  # type: ignore[misc]
         pass
 
     Clipper.__module__ = "__main__"
@@ -275,8 +275,10 @@ def _failing_tool(monkeypatch: pytest.MonkeyPatch, cmd: list[str]) -> None:
 def test_unreachable_index_falls_back_to_exact_pins(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if lock_module.find_lock_tool() is None or lock_module.find_lock_tool()[0] != "uv":
+    found = lock_module.find_lock_tool()
+    if found is None or found[0] != "uv":
         pytest.skip("uv is not installed")
+    monkeypatch.setenv("UV_HTTP_RETRIES", "0")
     monkeypatch.setenv("UV_DEFAULT_INDEX", "http://127.0.0.1:9/simple")
     monkeypatch.setenv("UV_INDEX_URL", "http://127.0.0.1:9/simple")
     monkeypatch.setenv("UV_OFFLINE", "0")
@@ -327,14 +329,19 @@ def test_non_index_constraints_are_skipped_and_named(
 ) -> None:
     dist_info = tmp_path / "site" / "my_editable_pkg-0.1.dist-info"
     dist_info.mkdir(parents=True)
-    (dist_info / "METADATA").write_text("Metadata-Version: 2.1\nName: my-editable-pkg\nVersion: 0.1\n")
+    (dist_info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: my-editable-pkg\nVersion: 0.1\n"
+    )
     (dist_info / "direct_url.json").write_text(
         json.dumps({"url": "file:///home/me/src/pkg", "dir_info": {"editable": True}})
     )
     monkeypatch.syspath_prepend(str(tmp_path / "site"))
     constraints = {"torch": "2.1.0+cpu", "my-editable-pkg": "0.1", **SIX}
     reasons = non_index_distributions(constraints)
-    assert reasons == {"torch": "local version label (2.1.0+cpu)", "my-editable-pkg": "editable install"}
+    assert reasons == {
+        "torch": "local version label (2.1.0+cpu)",
+        "my-editable-pkg": "editable install",
+    }
 
     _failing_tool(monkeypatch, [sys.executable, "-c", "raise SystemExit(1)"])
     res = lock_requirements(SIX, constraints, cache_dir=tmp_path)

@@ -94,7 +94,9 @@ def describe_value(value: Any) -> str:
 
 def _show(value: Any) -> str:
     """A bare value in a message: strings quoted, everything else as printed."""
-    return json.dumps(value) if isinstance(value, str) else str(value)
+    if isinstance(value, str):
+        return json.dumps(value) if '"' in value or "\\" in value else f'"{value}"'
+    return str(value)
 
 
 def _object_mask(
@@ -106,6 +108,36 @@ def _object_mask(
         dtype=bool,
         count=len(values),
     )
+
+
+#: what ``pandas.api.types.infer_dtype`` answers when every non-null cell suits the kind
+_INFERRED_OK = {
+    INTEGER: {"integer", "empty"},
+    FLOAT: {"integer", "floating", "mixed-integer-float", "empty"},
+    BOOL: {"boolean", "empty"},
+    STRING: {"string", "empty"},
+    DATETIME: {"datetime", "datetime64", "date", "empty"},
+}
+
+
+def _object_type_ok(kind: str, series: pd.Series) -> Any:
+    """:func:`type_ok` for an object column: one C pass, per-cell Python only when mixed."""
+    values = series.to_numpy()
+    inferred = pd.api.types.infer_dtype(values, skipna=True)
+    if inferred in _INFERRED_OK[kind]:
+        return np.ones(len(values), dtype=bool)
+    if kind == INTEGER:
+        ints = _object_mask(values, _INT_TYPES, _BOOL_TYPES)
+        floats = _object_mask(values, _FLOAT_TYPES)
+        numbers = pd.to_numeric(series.where(floats), errors="coerce").to_numpy(float)
+        return ints | (floats & _integral(numbers))
+    if kind == FLOAT:
+        return _object_mask(values, (*_INT_TYPES, *_FLOAT_TYPES), _BOOL_TYPES)
+    if kind == BOOL:
+        return _object_mask(values, _BOOL_TYPES)
+    if kind == STRING:
+        return _object_mask(values, (str,))
+    return np.asarray(parse_datetimes(series).notna().to_numpy(), dtype=bool)
 
 
 def is_object(dtype: Any) -> bool:
@@ -143,19 +175,7 @@ def type_ok(kind: str, series: pd.Series) -> Any:
         codes = series.cat.codes.to_numpy()
         return np.where(codes >= 0, cats_ok[np.clip(codes, 0, None)], True)
     if is_object(dt):
-        values = series.to_numpy()
-        if kind == INTEGER:
-            ints = _object_mask(values, _INT_TYPES, _BOOL_TYPES)
-            floats = _object_mask(values, _FLOAT_TYPES)
-            numbers = pd.to_numeric(series.where(floats), errors="coerce").to_numpy(float)
-            return ints | (floats & _integral(numbers))
-        if kind == FLOAT:
-            return _object_mask(values, (*_INT_TYPES, *_FLOAT_TYPES), _BOOL_TYPES)
-        if kind == BOOL:
-            return _object_mask(values, _BOOL_TYPES)
-        if kind == STRING:
-            return _object_mask(values, (str,))
-        return np.asarray(parse_datetimes(series).notna().to_numpy(), dtype=bool)
+        return _object_type_ok(kind, series)
     numeric = pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_bool_dtype(dt)
     if kind == INTEGER:
         if pd.api.types.is_integer_dtype(dt):
@@ -237,6 +257,7 @@ def check_column(
     if (low is not None or high is not None) and kind in (INTEGER, FLOAT, DATETIME):
         policy = policies.get("out_of_range", "warn")
         severity = "error" if policy == "reject" else "warning"
+        low_text, high_text = _show(low), _show(high)
         if kind == DATETIME:
             stamps = parse_datetimes(series).where(usable)
             values: Any = stamps
@@ -251,7 +272,7 @@ def check_column(
             report(
                 np.asarray(below, dtype=bool),
                 lambda v, r: (
-                    f"{label}: {_show(v)} is below the training minimum {_show(low)} in row {r}"
+                    f"{label}: {_show(v)} is below the training minimum {low_text} in row {r}"
                 ),
                 severity,
             )
@@ -259,7 +280,7 @@ def check_column(
             report(
                 np.asarray(above, dtype=bool),
                 lambda v, r: (
-                    f"{label}: {_show(v)} is above the training maximum {_show(high)} in row {r}"
+                    f"{label}: {_show(v)} is above the training maximum {high_text} in row {r}"
                 ),
                 severity,
             )
@@ -295,6 +316,8 @@ def coerce_series(
             return parsed.astype(_known_dtype(target, dtype))
         if kind == OBJECT:
             return series
+        if target == "object":  # strings kept as Python objects, nulls as None
+            return series.astype(object).where(series.notna(), None)
         return series.astype(_known_dtype(target, dtype))
     except (TypeError, ValueError) as exc:
         raise ValueError(

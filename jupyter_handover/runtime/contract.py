@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from ._contract_checks import (
@@ -51,6 +52,7 @@ POLICY_CHOICES: dict[str, tuple[str, ...]] = {
     "out_of_range": ("warn", "reject"),
 }
 _JSON_TYPES = {INTEGER: "integer", FLOAT: "number", BOOL: "boolean", STRING: "string"}
+_ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?([Zz]|[+-]\d{2}:?\d{2})?$"
 _MLFLOW_TYPES = {"int32": "integer", "int16": "integer", "int8": "integer", "float32": "float"}
 
 
@@ -162,7 +164,9 @@ class DataContract:
         """
         frame = self._frame(data)
         whole: list[Violation] = []
-        cells: list[tuple[int, int, Violation]] = []
+        cells: list[Violation] = []
+        rows: list[int] = []
+        positions: list[int] = []
         present = set(frame.columns)
         duplicated = set(frame.columns[frame.columns.duplicated()])
         for name in sorted(duplicated):
@@ -186,7 +190,9 @@ class DataContract:
                 frame[spec.name],
                 self.policies,
             ):
-                cells.append((row or 0, position, Violation(row, spec.name, problem, severity)))
+                cells.append(Violation(row, spec.name, problem, severity))
+                rows.append(row or 0)
+                positions.append(position)
         if self.policies["extra_columns"] == "reject":
             known = set(self.column_names)
             for name in frame.columns:
@@ -199,8 +205,10 @@ class DataContract:
                             f"expected {', '.join(self.column_names)})",
                         )
                     )
-        cells.sort(key=lambda item: (item[0], item[1]))
-        return whole + [violation for _, _, violation in cells]
+        order = np.lexsort(
+            (np.asarray(positions, dtype=np.int64), np.asarray(rows, dtype=np.int64))
+        )
+        return whole + [cells[i] for i in order.tolist()]
 
     def coerce(self, data: Any) -> pd.DataFrame:
         """The training columns, in training order and with training dtypes (extras dropped).
@@ -275,7 +283,10 @@ class DataContract:
         json_type = _JSON_TYPES.get(kind)
         if kind == DATETIME:
             json_type = "string"
-            schema["format"] = "date-time"
+            if "," in spec.dtype:  # tz-aware: RFC 3339 date-time (with an offset)
+                schema["format"] = "date-time"
+            else:  # naive: RFC 3339 needs an offset, so ISO 8601 text with or without one
+                schema["pattern"] = _ISO_DATETIME
         elif kind == CATEGORY and spec.categories:
             types = {type(c) for c in spec.categories}
             json_type = "string" if types == {str} else None

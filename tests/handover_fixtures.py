@@ -1,0 +1,148 @@
+"""Shared fixtures: a real MLflow server, an IPython shell with the magics, small notebooks."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_notebook
+
+os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+os.environ.setdefault("DO_NOT_TRACK", "1")
+os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real ``mlflow server`` on 127.0.0.1 with a SQLite backend; stopped with its group."""
+    workdir = tmp_path_factory.mktemp("mlflow-server")
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}"
+    log = (workdir / "server.log").open("wb")
+    mlflow_bin = shutil.which("mlflow", path=str(BIN)) or "mlflow"
+    proc = subprocess.Popen(
+        [mlflow_bin, "server", "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
+         "--default-artifact-root", str(workdir / "artifacts"), "--serve-artifacts",
+         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
+        cwd=workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"},
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(uri + "/health", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("mlflow server did not start:\n"
+                                   + (workdir / "server.log").read_text()[-3000:])
+            time.sleep(0.5)
+        yield uri
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=20)
+        except (ProcessLookupError, subprocess.TimeoutExpired):
+            os.killpg(proc.pid, signal.SIGKILL)
+        log.close()
+
+
+@pytest.fixture
+def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """An IPython shell with ``%load_ext jupyter_handover``, working in ``tmp_path``."""
+    from IPython.core.interactiveshell import InteractiveShell
+
+    monkeypatch.chdir(tmp_path)
+    for var in ("JPY_SESSION_NAME", "JUPYTER_HANDOVER_NOTEBOOK", "JUPYTER_HANDOVER_RESULT",
+                "MLFLOW_TRACKING_URI"):
+        monkeypatch.delenv(var, raising=False)
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "jupyter_handover")
+    saved = dict(ip.user_ns)
+    yield ip
+    ip.user_ns.clear()
+    ip.user_ns.update(saved)
+
+
+TAGGED_CODE = '''import numpy as np
+import pandas as pd
+
+
+def add_ratio(df):
+    out = df.copy()
+    out["ratio"] = out["a"] / (out["b"].abs() + 1)
+    return out
+
+
+def preprocess(df):
+    return add_ratio(df)
+'''
+
+TRAIN_CODE = '''import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.impute import SimpleImputer
+from sklearn.preprocessing import OneHotEncoder
+
+rng = np.random.default_rng(0)
+X_train = pd.DataFrame({
+    "a": rng.normal(size=200),
+    "b": rng.integers(0, 10, size=200),
+    "color": rng.choice(["red", "green", "blue"], size=200),
+})
+X_train.loc[::17, "a"] = np.nan
+y_train = (X_train["b"] > 4).astype(int)
+model = Pipeline([
+    ("features", ColumnTransformer([
+        ("num", SimpleImputer(), ["a", "b", "ratio"]),
+        ("cat", OneHotEncoder(handle_unknown="ignore"), ["color"]),
+    ])),
+    ("clf", LogisticRegression()),
+])
+model.fit(preprocess(X_train), y_train)
+'''
+
+
+def write_notebook(path: Path, tagged: str = TAGGED_CODE, train: str = TRAIN_CODE,
+                   tag: bool = True) -> Path:
+    """A two-cell notebook: the tagged inference cell, then the training cell."""
+    meta = {"tags": ["handover"]} if tag else {}
+    nb = new_notebook(cells=[new_code_cell(tagged, metadata=meta, execution_count=1),
+                             new_code_cell(train, execution_count=2)])
+    nbformat.write(nb, str(path))
+    return path
+
+
+@pytest.fixture
+def trained(shell: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Path]:
+    """The shell after running the small notebook's cells; returns (shell, notebook path)."""
+    nb = write_notebook(tmp_path / "small.ipynb")
+    shell.run_cell(TAGGED_CODE).raise_error()
+    shell.run_cell(TRAIN_CODE).raise_error()
+    monkeypatch.setenv("JPY_SESSION_NAME", str(nb))
+    return shell, nb

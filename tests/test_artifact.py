@@ -1,0 +1,105 @@
+"""build_artifact / load_artifact: the layout, atomic writes, the self-contained runtime."""
+
+from __future__ import annotations
+
+import json
+import threading
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+from handover_fixtures import TAGGED_CODE, TRAIN_CODE, write_notebook
+
+from jupyter_handover.artifact import build_artifact, file_sha256, load_artifact
+from jupyter_handover.errors import ExportError, ModelNotPicklableError, NoTaggedCellsError
+
+EXPECTED = {
+    "MLmodel", "requirements.txt", "python_env.yaml", "handover/handover.json",
+    "handover/model.joblib", "handover/inference.py", "handover/contract.json",
+    "handover/environment.json", "handover/requirements.in", "handover/requirements.lock",
+    "handover/examples.json", "handover/HANDOVER.md", "handover/Dockerfile",
+    "handover/manifest.json", "handover/runtime/loader.py",
+}
+
+
+@pytest.fixture
+def trained_ns() -> dict:
+    ns: dict = {}
+    exec(TAGGED_CODE, ns)
+    exec(TRAIN_CODE, ns)
+    return ns
+
+
+def test_layout_manifest_and_metadata(tmp_path: Path, trained_ns: dict) -> None:
+    nb = write_notebook(tmp_path / "small.ipynb")
+    path = build_artifact(trained_ns["model"], trained_ns["X_train"], nb, tmp_path / "out",
+                          examples=7, lock=False)
+    files = {p.relative_to(path).as_posix() for p in path.rglob("*") if p.is_file()}
+    assert EXPECTED <= files
+    manifest = json.loads((path / "handover/manifest.json").read_text())["files"]
+    assert set(manifest) == files - {"handover/manifest.json"}
+    assert all(file_sha256(path / name) == digest for name, digest in manifest.items())
+    meta = json.loads((path / "handover/handover.json").read_text())
+    assert meta["name"] == "small"
+    assert meta["notebook"]["sha256"] == file_sha256(nb)
+    assert len(meta["notebook"]["cells"]) == 1 and meta["notebook"]["cells"][0]["sha256"]
+    assert meta["created"] and meta["python"]
+    examples = json.loads((path / "handover/examples.json").read_text())
+    assert len(examples["inputs"]["data"]) == 7 == len(examples["outputs"])
+    assert examples["inputs"]["columns"] == ["a", "b", "color"]
+    assert "preprocess" in (path / "handover/inference.py").read_text()
+    assert not list((tmp_path / "out").glob(".*"))  # no staging folder left
+
+
+def test_load_artifact_predicts_like_the_notebook(tmp_path: Path, trained_ns: dict) -> None:
+    nb = write_notebook(tmp_path / "small.ipynb")
+    path = build_artifact(trained_ns["model"], trained_ns["X_train"], nb, tmp_path, lock=False)
+    art = load_artifact(path)
+    rows = trained_ns["X_train"].head(25)
+    expected = trained_ns["model"].predict(trained_ns["preprocess"](rows))
+    assert list(art.predict(rows)) == list(expected)
+    assert art.contract.column_names == ["a", "b", "color"]
+    assert art.environment["python"]
+
+
+def test_mlflow_pyfunc_loads_the_folder(tmp_path: Path, trained_ns: dict) -> None:
+    import mlflow.pyfunc
+
+    nb = write_notebook(tmp_path / "small.ipynb")
+    path = build_artifact(trained_ns["model"], trained_ns["X_train"], nb, tmp_path, lock=False)
+    loaded = mlflow.pyfunc.load_model(str(path))
+    examples = json.loads((path / "handover/examples.json").read_text())
+    frame = pd.DataFrame(examples["inputs"]["data"], columns=examples["inputs"]["columns"])
+    assert list(loaded.predict(frame)) == examples["outputs"]
+    assert loaded.metadata.get_input_schema().input_names() == ["a", "b", "color"]
+
+
+def test_unpicklable_model_leaves_nothing_behind(tmp_path: Path, trained_ns: dict) -> None:
+    nb = write_notebook(tmp_path / "small.ipynb")
+    out = tmp_path / "out"
+    first = build_artifact(trained_ns["model"], trained_ns["X_train"], nb, out, lock=False)
+    before = file_sha256(first / "handover/manifest.json")
+    model = trained_ns["model"]
+    model.lock_ = threading.Lock()  # cannot be pickled
+    with pytest.raises(ModelNotPicklableError, match="cannot be pickled"):
+        build_artifact(model, trained_ns["X_train"], nb, out, lock=False)
+    assert sorted(p.name for p in out.iterdir()) == ["small"]  # old artifact intact, no partial
+    assert file_sha256(first / "handover/manifest.json") == before
+
+
+def test_no_tagged_cell_is_a_clear_error(tmp_path: Path, trained_ns: dict) -> None:
+    nb = write_notebook(tmp_path / "small.ipynb", tag=False)
+    with pytest.raises(NoTaggedCellsError, match="handover"):
+        build_artifact(trained_ns["model"], trained_ns["X_train"], nb, tmp_path, lock=False)
+    assert not (tmp_path / "small").exists()
+
+
+def test_undefined_name_blocks_the_build(tmp_path: Path, trained_ns: dict) -> None:
+    nb = nbformat.v4.new_notebook(cells=[
+        nbformat.v4.new_code_cell("SCALE = 3", execution_count=1),
+        nbformat.v4.new_code_cell("def preprocess(df):\n    return df * SCALE",
+                                  metadata={"tags": ["handover"]}, execution_count=2),
+    ])
+    with pytest.raises(ExportError, match="SCALE"):
+        build_artifact(trained_ns["model"], trained_ns["X_train"], nb, tmp_path, lock=False)
