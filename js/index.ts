@@ -114,7 +114,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
           settings.changed.connect(apply);
         })
         .catch(reason => {
-          console.error('Failed to load settings for jupyter-handover.', reason);
+          console.error(
+            'Failed to load settings for jupyter-handover.',
+            reason
+          );
         });
     }
 

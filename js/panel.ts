@@ -21,24 +21,39 @@ export class HandoverView extends Widget {
   ) {
     super();
     this.addClass('jp-HandoverPanel');
+    this.title.label = 'Active notebook';
     this._model.stateChanged.connect(this._render, this);
+    this._commands.commandChanged.connect(this._onCommandChanged, this);
     this._render();
   }
 
   dispose(): void {
     this._model.stateChanged.disconnect(this._render, this);
+    this._commands.commandChanged.disconnect(this._onCommandChanged, this);
     super.dispose();
   }
+
+  private _onCommandChanged(
+    _: CommandRegistry,
+    change: CommandRegistry.ICommandChangedArgs
+  ): void {
+    if (change.id === this._tagCommand) {
+      this._updateButton();
+    }
+  }
+
+  private _updateButton(): void {
+    if (this._button) {
+      this._button.disabled = !this._commands.isEnabled(this._tagCommand);
+    }
+  }
+
+  private _button: HTMLButtonElement | null = null;
 
   private _render(): void {
     const state: Readonly<IHandoverState> = this._model.state;
     const node = this.node;
     node.textContent = '';
-
-    const heading = document.createElement('h2');
-    heading.className = 'jp-HandoverPanel-heading';
-    heading.textContent = 'Handover';
-    node.appendChild(heading);
 
     const facts = document.createElement('dl');
     facts.className = 'jp-HandoverPanel-facts';
@@ -74,11 +89,13 @@ export class HandoverView extends Widget {
     const button = document.createElement('button');
     button.className = 'jp-mod-styled jp-mod-accept';
     button.dataset.handover = 'tag-cell';
-    button.textContent = this._commands.label(this._tagCommand);
-    button.disabled = !this._commands.isEnabled(this._tagCommand);
+    button.textContent = `Toggle “${state.tagName}” on active cell`;
+    button.title = this._commands.label(this._tagCommand);
     button.onclick = () => {
       void this._commands.execute(this._tagCommand);
     };
+    this._button = button;
+    this._updateButton();
     node.appendChild(button);
 
     const hint = document.createElement('p');
@@ -101,6 +118,10 @@ export function createHandoverPanel(
   panel.id = PANEL_ID;
   panel.title.icon = handoverIcon;
   panel.title.caption = 'Handover';
+  const heading = new Widget({ node: document.createElement('h2') });
+  heading.addClass('jp-HandoverPanel-heading');
+  heading.node.textContent = 'Handover';
+  panel.header.addWidget(heading);
   panel.addWidget(new HandoverView(model, commands, tagCommand));
   return panel;
 }

@@ -15,12 +15,18 @@ import datetime as _dt
 import hashlib
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._dataflow import IPYTHON_ONLY_BUILTINS, Analysis, analyse, module_bindings
+from ._dataflow import (
+    IPYTHON_ONLY_BUILTINS,
+    Analysis,
+    analyse,
+    module_bindings,
+    strip_ipython,
+)
 from .errors import HandoverUsageError, NotebookPathError
 
 __all__ = [
@@ -36,17 +42,10 @@ __all__ = [
 HOOKS = ("preprocess", "predict", "postprocess")
 ENTRY_POINT = "handover_predict"
 
-#: Cell magics whose body is ordinary Python that runs in the user namespace: only the
-#: ``%%magic`` line is dropped. Every other cell magic (``%%bash``, ``%%timeit``, ...) is
-#: dropped with its body: the body either is not Python or leaves no trace in the namespace.
-PYTHON_BODY_CELL_MAGICS = frozenset({"capture", "time", "prun", "debug"})
-
 #: pyflakes rules that notebook code breaks without being wrong, silenced in the module.
 _STYLE_ONLY_RULES = ("F401", "F403", "F405", "F541", "F811", "F841")
 
 _FIRST_LINE_WIDTH = 60
-_ASSIGN_MAGIC = re.compile(r"^\s*([A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*)\s*=\s*([!%])")
-_HELP = re.compile(r"^\s*(\?{1,2}\s*[\w.]+|[\w.\[\]()'\"]+\s*\?{1,2})\s*$")
 
 
 @dataclass(frozen=True)
@@ -161,7 +160,7 @@ def export_inference_code(
     trees: list[ast.Module] = []
     unparsable_names: set[str] = set()
     for cell in tagged:
-        stripped = _strip_ipython(cell.source, cell, result.warnings)
+        stripped = strip_ipython(cell.source, _describe(cell), result.warnings)
         tree = _parse(stripped.code, cell, result.problems)
         if tree is None:
             unparsable_names |= set(re.findall(r"[A-Za-z_]\w*", stripped.code))
@@ -253,140 +252,11 @@ def _split_cells(
     return tagged, untagged
 
 
-# -- dropping IPython syntax ---------------------------------------------------------
-
-
-@dataclass
-class _Stripped:
-    code: str
-    assigned: set[str] = field(default_factory=set)  # names bound by `x = !cmd` / `x = %m`
+# -- parsing ---------------------------------------------------------------------------
 
 
 def _describe(cell: TaggedCell) -> str:
     return f"{cell.label} '{cell.first_line}'"
-
-
-def _logical_starts(lines: list[str], skip: set[int]) -> Iterator[int]:
-    """Indices of the lines that start a logical Python line (not inside strings/brackets).
-
-    Lines in ``skip`` (already recognised as IPython syntax) are not scanned: a quote in a
-    shell command must not open a string.
-    """
-    depth = 0
-    quote = ""
-    continued = False
-    i = 0
-    while i < len(lines):
-        if not quote and depth == 0 and not continued:
-            yield i
-            if i in skip:  # the caller drops this line (and its continuations) itself
-                while lines[i].rstrip().endswith("\\") and i + 1 < len(lines):
-                    i += 1
-                i += 1
-                continue
-        line = lines[i]
-        continued = False
-        j = 0
-        while j < len(line):
-            ch = line[j]
-            if quote:
-                if ch == "\\":
-                    j += 2
-                    continue
-                if line.startswith(quote, j):
-                    j += len(quote)
-                    quote = ""
-                    continue
-                j += 1
-                continue
-            if ch == "#":
-                break
-            if ch in "\"'":
-                quote = ch * 3 if line.startswith(ch * 3, j) else ch
-                j += len(quote)
-                continue
-            if ch in "([{":
-                depth += 1
-            elif ch in ")]}":
-                depth = max(0, depth - 1)
-            elif ch == "\\" and j == len(line.rstrip("\r\n")) - 1:
-                continued = True
-            j += 1
-        if quote and len(quote) == 1:  # an unterminated one-line string: let ast complain
-            quote = ""
-        i += 1
-
-
-def _ipython_kind(line: str) -> str | None:
-    text = line.strip()
-    if text.startswith("%%"):
-        return "cell magic"
-    if text.startswith("%"):
-        return "line magic"
-    if text.startswith("!"):
-        return "shell command"
-    match = _ASSIGN_MAGIC.match(line)
-    if match and not text.startswith(("#",)) and "==" not in text[: match.end()]:
-        return "shell assignment" if match.group(2) == "!" else "magic assignment"
-    if _HELP.match(line) and not text.startswith("#"):
-        return "help query"
-    return None
-
-
-def _strip_ipython(source: str, cell: TaggedCell, warnings: list[str]) -> _Stripped:
-    """Comment out IPython-only lines, keeping line numbers; one warning per dropped line."""
-    lines = source.splitlines()
-    out = list(lines)
-    result = _Stripped(code="")
-    where = _describe(cell)
-
-    def drop(i: int, what: str, note: str = "") -> int:
-        """Comment out line ``i`` and its backslash continuations; return the next index."""
-        line = lines[i]
-        indent = line[: len(line) - len(line.lstrip())]
-        warnings.append(f"{where}: dropped {what} {line.strip()}{note}")
-        out[i] = f"{indent}pass  # (dropped) {line.strip()}" if indent else f"# (dropped) {line}"
-        while lines[i].rstrip().endswith("\\") and i + 1 < len(lines):
-            i += 1
-            out[i] = f"# (dropped) {lines[i]}"
-        return i + 1
-
-    first = next((i for i, line in enumerate(lines) if line.strip()), None)
-    if first is not None and lines[first].lstrip().startswith("%%"):
-        name = (lines[first].strip()[2:].split() or [""])[0]
-        if name in PYTHON_BODY_CELL_MAGICS:
-            drop(first, "cell magic", " (its body is kept as plain Python)")
-            start = first + 1
-        else:
-            warnings.append(
-                f"{where}: dropped cell magic {lines[first].strip()} with its body "
-                f"({_lines(len(lines) - first - 1)})"
-            )
-            return _Stripped(code="\n".join(f"# (dropped) {line}" for line in lines) + "\n")
-    else:
-        start = 0
-    candidates = {i for i in range(start, len(lines)) if _ipython_kind(lines[i])}
-    i = start
-    starts = set(_logical_starts(lines[start:], {c - start for c in candidates}))
-    while i < len(lines):
-        kind = _ipython_kind(lines[i]) if (i - start) in starts else None
-        if kind is None:
-            i += 1
-            continue
-        if kind.endswith("assignment"):
-            match = _ASSIGN_MAGIC.match(lines[i])
-            assert match is not None
-            result.assigned |= {t.strip() for t in match.group(1).split(",")}
-            targets = match.group(1).replace(" ", "")
-            i = drop(i, kind, f" ({targets} is no longer assigned)")
-            continue
-        i = drop(i, kind)
-    result.code = "\n".join(out) + ("\n" if out else "")
-    return result
-
-
-def _lines(n: int) -> str:
-    return f"{n} line" if n == 1 else f"{n} lines"
 
 
 def _parse(code: str, cell: TaggedCell, problems: list[ExportProblem]) -> ast.Module | None:
@@ -414,7 +284,7 @@ def _parse(code: str, cell: TaggedCell, problems: list[ExportProblem]) -> ast.Mo
 def _untagged_bindings(untagged: list[TaggedCell]) -> list[tuple[TaggedCell, set[str]]]:
     out = []
     for cell in untagged:
-        stripped = _strip_ipython(cell.source, cell, [])
+        stripped = strip_ipython(cell.source, _describe(cell), [])
         try:
             names = module_bindings(ast.parse(stripped.code))
         except SyntaxError:
@@ -545,7 +415,7 @@ def _warn_rebinding(analysis: Analysis, result: ExportResult, untagged: list[Tag
     if not assigned:
         return
     for other in untagged:
-        stripped = _strip_ipython(other.source, other, [])
+        stripped = strip_ipython(other.source, _describe(other), [])
         try:
             tree = ast.parse(stripped.code)
         except SyntaxError:
@@ -666,13 +536,20 @@ def _hoist_futures(bodies: list[str], trees: list[ast.Module]) -> tuple[list[str
     out = []
     for body, tree in zip(bodies, trees, strict=True):
         lines = body.splitlines()
-        for stmt in tree.body:
-            if isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__":
-                end = stmt.end_lineno or stmt.lineno
-                statement = " ".join(lines[stmt.lineno - 1 : end]).strip()
-                if statement not in futures:
-                    futures.append(statement)
-                for n in range(stmt.lineno - 1, end):
-                    lines[n] = f"# (moved to the top) {lines[n]}"
+        # bottom-up, so that rewriting a line never shifts the offsets of an earlier statement
+        for stmt in reversed(tree.body):
+            if not (isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"):
+                continue
+            statement = ast.unparse(stmt)
+            if statement not in futures:
+                futures.insert(0, statement)
+            first, last = stmt.lineno - 1, (stmt.end_lineno or stmt.lineno) - 1
+            before = lines[first][: stmt.col_offset]
+            after = lines[last][stmt.end_col_offset or len(lines[last]) :]
+            if before.strip() or after.strip().lstrip(";").strip():  # shares a line: `a; b`
+                lines[first : last + 1] = [before + "pass" + after]
+                continue
+            for n in range(first, last + 1):
+                lines[n] = f"# (moved to the top) {lines[n]}"
         out.append("\n".join(lines) + ("\n" if lines else ""))
     return futures, out

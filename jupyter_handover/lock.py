@@ -79,13 +79,12 @@ def _uv_bin() -> str | None:
 
 
 def _pip_compile_cmd() -> list[str] | None:
-    exe = shutil.which("pip-compile")
-    if exe is not None:
-        return [exe]
+    # pip-compile resolves for the interpreter that runs it: prefer the kernel's own.
     try:
         metadata.version("pip-tools")
     except metadata.PackageNotFoundError:
-        return None
+        exe = shutil.which("pip-compile")
+        return [exe] if exe is not None else None
     return [sys.executable, "-m", "piptools", "compile"]
 
 
@@ -243,6 +242,10 @@ def _command(tool: str, base: list[str], python_version: str) -> list[str]:
             "pip",
             "compile",
             "--generate-hashes",
+            # The kernel's interpreter: without it uv hunts for (or downloads) one matching
+            # --python-version, about 12 s here.
+            "--python",
+            sys.executable,
             "--python-version",
             python_version,
             "--custom-compile-command",
@@ -305,6 +308,30 @@ def _sanitise(text: str, workdir: Path) -> str:
     return "\n".join(lines).rstrip("\n") + "\n"
 
 
+_NO_SOLUTION = (
+    "No solution found",
+    "ResolutionImpossible",
+    "Could not find a version",
+    "No matching distribution",
+    "unsatisfiable",
+)
+
+
+def _failure_reason(tool: str, code: int, output: str) -> str:
+    """One line saying why ``tool`` produced no hashed lock, then its last output lines."""
+    tail = _tail(output) or "no output"
+    if code == -1:
+        return f"index unreachable: {tool} {tail}"
+    if any(marker in output for marker in _NO_SOLUTION):
+        return (
+            f"the index has no solution for the kernel's exact versions (a version may be "
+            f"yanked, unpublished or built locally): {tool} exit {code}:\n{tail}"
+        )
+    if code == 0:
+        return f"{tool} wrote no hashes:\n{tail}"
+    return f"index unreachable or {tool} failed (exit {code}):\n{tail}"
+
+
 def _tail(output: str, lines: int = 6) -> str:
     kept = [line for line in output.strip().splitlines() if line.strip()]
     return "\n".join(kept[-lines:])
@@ -354,18 +381,24 @@ def _fallback(
     skipped: dict[str, str],
 ) -> LockResult:
     pins = _closure(requirements, constraints)
+    kind = reason.split(":")[0].strip() or "unknown"
     header = (
         "# Written by jupyter_handover WITHOUT hashes: no hashed lock could be computed.\n"
-        f"# Reason: {reason.splitlines()[0] if reason else 'unknown'}\n"
+        f"# Reason: {kind}.\n"
         "# These are the notebook kernel's exact versions of the requirements and of their\n"
-        "# installed dependencies. Package again with the index reachable for a hashed lock.\n"
+        "# installed dependencies; pip cannot check what it downloads against them.\n"
     )
+    if reason.startswith("index unreachable"):
+        advice = (
+            "Package again when the package index is reachable (check the network, a proxy, "
+            "UV_INDEX_URL / UV_DEFAULT_INDEX or pip's index settings) to get a hashed lock."
+        )
+    else:
+        advice = "Fix the cause above and package again to get a hashed lock."
     message = (
         f"LOCK WITHOUT HASHES: {reason}\n"
         "Wrote exact pins WITHOUT hashes (the kernel's versions of the requirements and their "
-        "dependencies): installs from it are not verified against the index. Package again "
-        "when the package index is reachable (check network, proxy, UV_INDEX_URL / "
-        "pip index settings) to get a hashed lock."
+        f"installed dependencies): installs from this lock are not verified. {advice}"
     )
     if skipped:
         message += "\nNot on a package index: " + ", ".join(
@@ -472,13 +505,7 @@ def lock_requirements(
         lock_file = workdir / "requirements.lock"
         text = lock_file.read_text(encoding="utf-8") if lock_file.is_file() else ""
         if code != 0 or "--hash=" not in text:
-            reason = f"{tool} could not lock against the index ({_tail(output) or 'no output'})"
-            if code == -1 and "timed out" in output:
-                reason = f"index unreachable: {tool} {output}"
-            elif code != 0:
-                reason = f"index unreachable or resolution failed: {tool} exit {code}: " + (
-                    _tail(output) or "no output"
-                )
+            reason = _failure_reason(tool, code, output)
             return _fallback(reqs, all_constraints, reason, started, skipped)
         text = _sanitise(text, workdir)
 

@@ -33,17 +33,19 @@ def training_frame() -> pd.DataFrame:
             "score": pd.array([0.5, 0.25, None, 1.0, 0.75], dtype="Float64"),
             "opted_in": pd.array([True, None, False, True, False], dtype="boolean"),
             "signup": pd.to_datetime(
-                ["2021-01-01", "2021-06-01", "2022-01-01", None, "2023-03-15"]
+                pd.Series(["2021-01-01", "2021-06-01", "2022-01-01", None, "2023-03-15"])
             ),
             "last_seen": pd.to_datetime(
-                [
-                    "2024-01-01 10:00",
-                    "2024-01-02 11:00",
-                    "2024-01-03 00:00",
-                    "2024-02-01 00:00",
-                    None,
-                ]
-            ).tz_localize("Europe/Paris"),
+                pd.Series(
+                    [
+                        "2024-01-01 10:00",
+                        "2024-01-02 11:00",
+                        "2024-01-03 00:00",
+                        "2024-02-01 00:00",
+                        None,
+                    ]
+                )
+            ).dt.tz_localize("Europe/Paris"),
             "note": pd.Series(["a", "b", None, "c", "a"], dtype=object),
             "empty": [None] * 5,
             "churned": ["no", "yes", "no", "no", "yes"],
@@ -477,3 +479,74 @@ def test_validating_100k_rows_by_10_columns_is_fast() -> None:
     start = time.perf_counter()
     assert contract.validate(frame) == []
     assert time.perf_counter() - start < 1.0
+
+
+def test_signature_types_follow_the_columns() -> None:
+    frame = pd.DataFrame(
+        {
+            "small": np.array([1, 2], dtype="int32"),
+            "coded": pd.Categorical([1, 2]),
+            "anything": pd.Series([{"a": 1}, None], dtype=object),
+        }
+    )
+    signature = infer_contract(frame).to_mlflow_signature()
+    types = {c.name: getattr(c.type, "name", str(c.type)) for c in signature.inputs.inputs}
+    assert types["small"] == "integer" and types["coded"] == "long"
+    assert "Any" in types["anything"]
+    assert signature.outputs is None
+    json.dumps(signature.to_dict())
+
+
+def test_incoming_dtypes_other_than_training(contract: DataContract) -> None:
+    rows = training_frame().drop(columns="churned")
+    rows["city"] = rows["city"].astype("category")  # categorical holding strings
+    rows["note"] = rows["note"].astype("string")  # python-backed strings for an object column
+    rows["age"] = rows["age"].astype("Int32")  # another integer dtype
+    rows["active"] = rows["active"].astype("boolean")
+    rows["last_seen"] = rows["last_seen"].dt.tz_convert("UTC")  # same instants, other zone
+    assert contract.validate(rows) == []
+    coerced = contract.coerce(rows)
+    assert str(coerced["last_seen"].dtype) == contract.column("last_seen").dtype
+    assert coerced["last_seen"].equals(training_frame()["last_seen"])
+    rows["city"] = pd.Categorical(["rome"] * 5)
+    assert problems(contract.validate(rows)) == [(i, "city", "error") for i in range(5)]
+
+
+def test_duplicated_and_non_string_labels() -> None:
+    contract = infer_contract(pd.DataFrame({"a": [1, 2], "b": [3, 4]}))
+    dup = pd.DataFrame([[1, 2, 3]], columns=["a", "b", "b"])
+    assert problems(contract.validate(dup)) == [(None, "b", "error")]
+    numbered = infer_contract(pd.DataFrame({0: [1.0, 2.0], 1: ["x", "y"]}))
+    assert numbered.column_names == ["0", "1"]
+    assert numbered.validate(pd.DataFrame({0: [1.5], 1: ["y"]})) == []
+    assert numbered.validate({"instances": [[1.5, "x"], [2, "y"]]}) == []
+
+
+def test_runtime_imports_without_jupyter_handover(tmp_path: Any) -> None:
+    """Inside an artifact the runtime is the top-level package ``runtime``."""
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import jupyter_handover.runtime as runtime_package
+
+    source = Path(runtime_package.__file__).parent
+    target = tmp_path / "runtime"
+    target.mkdir()
+    for name in ("__init__.py", "contract.py", "_contract_checks.py", "_payload.py"):
+        shutil.copy(source / name, target / name)
+    contract = infer_contract(training_frame(), "churned")
+    (tmp_path / "contract.json").write_text(json.dumps(contract.to_dict()))
+    script = (
+        "import json, sys\n"
+        "from runtime.contract import DataContract\n"
+        "c = DataContract.from_dict(json.load(open('contract.json')))\n"
+        "v = c.validate({'dataframe_records': [{'age': 'x'}]})\n"
+        "assert 'jupyter_handover' not in sys.modules\n"
+        "print(len(v), v[0].problem)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
+    assert done.stdout.startswith('12 column "income": missing')  # 11 missing + 1 wrong type

@@ -364,3 +364,35 @@ def test_non_index_requirement_goes_straight_to_fallback(tmp_path: Path) -> None
 def test_bad_inputs_are_programming_errors(requirements: dict[str, str], tmp_path: Path) -> None:
     with pytest.raises(EnvironmentCaptureError):
         lock_requirements(requirements, {}, cache_dir=tmp_path)
+
+
+def test_unsatisfiable_pins_say_so(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    script = "import sys; print('error: No solution found when resolving'); sys.exit(1)"
+    _failing_tool(monkeypatch, [sys.executable, "-c", script])
+    res = lock_requirements(SIX, SIX, cache_dir=tmp_path)
+    assert (res.hashes, res.tool) == (False, "fallback")
+    assert "no solution" in res.message
+    assert "Fix the cause" in res.message
+
+
+def test_cache_key_depends_on_python_version(tmp_path: Path) -> None:
+    first = lock_requirements(SIX, SIX, cache_dir=tmp_path)
+    if not first.hashes:
+        pytest.skip(f"index unreachable here: {first.message}")
+    again = lock_requirements(SIX, SIX, cache_dir=tmp_path, python_version="3.10")
+    assert again.cached is False and again.hashes is True
+    assert len(list(tmp_path.glob("*.lock"))) == 2
+
+
+@pytest.mark.e2e
+def test_pip_compile_lock_is_hashed_and_portable(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cmd = lock_module._pip_compile_cmd()
+    if cmd is None:
+        pytest.skip("pip-tools is not installed")
+    monkeypatch.setattr(lock_module, "find_lock_tool", lambda: ("pip-compile", cmd))
+    res = lock_requirements(SIX, SIX, cache_dir=tmp_path, timeout=300)
+    assert (res.tool, res.hashes) == ("pip-compile", True), res.message
+    assert "--hash=sha256:" in res.text
+    _assert_portable(res.text)

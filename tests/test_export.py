@@ -587,3 +587,13 @@ def test_to_dict_is_json_ready() -> None:
     assert data["ok"] is False
     assert data["problems"][0]["defined_in"][0]["execution_count"] == 2
     assert data["cells"][0]["index"] == 0
+
+
+def test_future_import_sharing_a_line_keeps_the_other_statement() -> None:
+    result = export(
+        code("import math", 1, tagged=True),
+        code("from __future__ import annotations; import os\nx = os.sep", 2, tagged=True),
+    )
+    assert result.ok, result.problems
+    namespace = run_module(result.code)
+    assert namespace["x"] and namespace["math"]

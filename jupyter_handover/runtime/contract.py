@@ -312,7 +312,7 @@ class DataContract:
 
         inputs = Schema(
             [
-                ColSpec(_mlflow_type(spec.dtype, AnyType), spec.name, required=not spec.nullable)
+                ColSpec(_mlflow_type(spec, AnyType), spec.name, required=not spec.nullable)
                 for spec in self.columns
             ]
         )
@@ -322,17 +322,26 @@ class DataContract:
             if self.output.get("kind") == "regression" or dtype is None:
                 out_type: Any = "double"
             else:
-                out_type = _mlflow_type(str(dtype), AnyType)
+                out_type = _mlflow_type(ColumnSpec("output", str(dtype)), AnyType)
             outputs = Schema([ColSpec(out_type)])
         return ModelSignature(inputs=inputs, outputs=outputs)
 
 
-def _mlflow_type(dtype: str, any_type: Any) -> Any:
-    kind = dtype_kind(dtype)
+def _mlflow_type(spec: ColumnSpec, any_type: Any) -> Any:
+    """MLflow's column type for ``spec``; a category column takes the type of its categories."""
+    kind = spec.kind
+    if kind == CATEGORY and spec.categories:
+        types = {type(c) for c in spec.categories}
+        if types == {int}:
+            return "long"
+        if types <= {int, float}:
+            return "double"
+        if types == {bool}:
+            return "boolean"
     if kind == INTEGER:
-        return _MLFLOW_TYPES.get(dtype.lower(), "long")
+        return _MLFLOW_TYPES.get(spec.dtype.lower(), "long")
     if kind == FLOAT:
-        return _MLFLOW_TYPES.get(dtype.lower(), "double")
+        return _MLFLOW_TYPES.get(spec.dtype.lower(), "double")
     return {BOOL: "boolean", STRING: "string", CATEGORY: "string", DATETIME: "datetime"}.get(
         kind, any_type()
     )
