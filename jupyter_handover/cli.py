@@ -38,9 +38,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     os.close(fd)
     os.environ[ENV_NOTEBOOK] = str(nb)
     os.environ[ENV_RESULT] = result_file
+    kernel = args.kernel
+    if kernel is None:
+        import nbformat
+
+        spec = nbformat.read(str(nb), as_version=4).metadata.get("kernelspec") or {}
+        kernel = spec.get("name") or "python3"
     try:
         pm.execute_notebook(str(nb), str(out), parameters=params, cwd=str(nb.parent),
-                            kernel_name=args.kernel, progress_bar=False, log_output=args.verbose)
+                            kernel_name=kernel, progress_bar=False, log_output=args.verbose)
     except PapermillExecutionError as exc:
         print(f"error: the notebook failed in cell [{exc.exec_count}]: {exc.ename}: {exc.evalue}",
               file=sys.stderr)

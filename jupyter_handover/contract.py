@@ -67,14 +67,14 @@ def infer_contract(
         raise ContractError(
             "the training frame has no input columns; pass the frame the model was fitted on"
         )
+    columns = tuple(_describe_column(name, frame[name], max_categories) for name in frame.columns)
+    output = _describe_output(model, target_values, max_categories)
     try:
         return DataContract(
-            columns=tuple(
-                _describe_column(name, frame[name], max_categories) for name in frame.columns
-            ),
+            columns=columns,
             n_rows=len(frame),
             target=target_name,
-            output=_describe_output(model, target_values, max_categories),
+            output=output,
             policies={**DEFAULT_POLICIES, **(policies or {})},
         )
     except ValueError as exc:
@@ -142,9 +142,10 @@ def _describe_column(name: str, series: pd.Series, max_categories: int) -> Colum
             spec["min"], spec["max"] = cast(non_null.min()), cast(non_null.max())
             if kind == FLOAT:
                 spec["min"], spec["max"] = float(numbers.min()), float(numbers.max())
-            counts, edges = np.histogram(numbers, bins=_BINS)
+            edges = _edges(float(numbers.min()), float(numbers.max()))
+            counts, _ = np.histogram(numbers, bins=edges)
             spec["baseline"] = {
-                "deciles": [float(q) for q in np.quantile(numbers, _DECILES)],
+                "deciles": _deciles(numbers),
                 "histogram": {"edges": [float(e) for e in edges], "counts": counts.tolist()},
             }
     elif kind == DATETIME and len(non_null):
@@ -160,6 +161,24 @@ def _describe_column(name: str, series: pd.Series, max_categories: int) -> Colum
                 spec["categories"] = sorted(str(v) for v in distinct)
         spec["baseline"] = _frequencies(non_null, max_categories)
     return ColumnSpec(**spec)
+
+
+def _deciles(numbers: np.ndarray) -> list[float]:
+    """Interpolated deciles; where interpolation overflows, the nearest observed value."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        linear = np.quantile(numbers, _DECILES)
+    nearest = np.quantile(numbers, _DECILES, method="nearest")
+    return [float(q) for q in np.where(np.isfinite(linear), linear, nearest)]
+
+
+def _edges(low: float, high: float) -> np.ndarray:
+    """Ten equal bins from ``low`` to ``high`` that stay finite even across the float range."""
+    if low == high:
+        low, high = low - 0.5, high + 0.5
+    steps = np.linspace(0.0, 1.0, _BINS + 1)
+    edges = low * (1.0 - steps) + high * steps
+    edges[0], edges[-1] = low, high
+    return np.maximum.accumulate(edges)
 
 
 def _frequencies(non_null: pd.Series, max_categories: int) -> dict[str, Any]:

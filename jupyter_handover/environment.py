@@ -178,7 +178,8 @@ def capture_environment() -> EnvironmentSnapshot:
 class _Walk:
     modules: set[str] = field(default_factory=set)
     main_names: set[str] = field(default_factory=set)
-    visited: set[int] = field(default_factory=set)
+    # id -> object: holding the object keeps its id from being reused by a temporary.
+    visited: dict[int, object] = field(default_factory=dict)
     truncated: bool = False
 
 
@@ -284,7 +285,7 @@ def _walk_model(model: object) -> _Walk:
         if len(walk.visited) >= _MAX_NODES:
             walk.truncated = True
             break
-        walk.visited.add(id(obj))
+        walk.visited[id(obj)] = obj
 
         if isinstance(obj, types.ModuleType):
             _record_module(walk, obj.__name__, None)
@@ -306,7 +307,7 @@ def _walk_model(model: object) -> _Walk:
             continue
         try:
             children = list(_children(obj))
-        except Exception:  # noqa: BLE001 - a custom __getattr__ must not break packaging
+        except Exception:  # a custom __getattr__ or property must not break packaging
             continue
         stack.extend((child, depth + 1) for child in reversed(children))
     return walk

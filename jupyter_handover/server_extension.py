@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+
 import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join

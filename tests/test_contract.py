@@ -449,7 +449,11 @@ def frames(draw: st.DrawFn) -> pd.DataFrame:
     return pd.DataFrame(data)
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=int(os.environ.get("CONTRACT_EXAMPLES", "60")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
 @given(frames())
 def test_every_frame_validates_against_its_own_contract(frame: pd.DataFrame) -> None:
     contract = infer_contract(frame)

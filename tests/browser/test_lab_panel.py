@@ -45,7 +45,7 @@ pytestmark = [
     pytest.mark.timeout(240),
     pytest.mark.skipif(
         not CHROMIUM.exists(),
-        reason="/usr/bin/chromium is missing: `apt-get install -y chromium` (make install does it as root)",
+        reason="/usr/bin/chromium is missing: apt-get install -y chromium (make install does it)",
     ),
 ]
 
@@ -59,7 +59,11 @@ def _free_port() -> int:
 def _write_notebook(path: Path) -> None:
     """A small notebook: one untagged cell first (the active one), then one tagged cell."""
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.cells = [
         nbformat.v4.new_markdown_cell("# Churn\nTraining happens above, inference below."),
         nbformat.v4.new_code_cell("THRESHOLD = 0.5"),
@@ -168,12 +172,16 @@ def lab(tmp_path: Path) -> Iterator[str]:
 def test_sidebar_shows_the_notebook_and_tags_a_cell(lab: str) -> None:
     from playwright.sync_api import expect, sync_playwright
 
+    # A first JupyterLab start on a fresh venv is slow (a cold page load, a kernel
+    # starting): Playwright's 5 s defaults are too tight there.
+    expect.set_options(timeout=30_000)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(
             executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
         )
         try:
             page = browser.new_page(viewport={"width": 1280, "height": 760})
+            page.set_default_timeout(30_000)
             page.goto(f"{lab}/lab/tree/{NOTEBOOK}?reset&token={TOKEN}")
 
             tab = page.locator('li[data-id="jupyter-handover-panel"]')
@@ -197,7 +205,9 @@ def test_sidebar_shows_the_notebook_and_tags_a_cell(lab: str) -> None:
             palette = page.locator(".jp-ModalCommandPalette")
             expect(palette).to_be_visible()
             palette.locator("input").fill("Handover: tag cell")
-            palette.locator(".lm-CommandPalette-item", has_text="Handover: tag cell for inference").click()
+            palette.locator(
+                ".lm-CommandPalette-item", has_text="Handover: tag cell for inference"
+            ).click()
             expect(tagged).to_have_text("2")
 
             # Open the panel again (the palette may have moved focus) for the screenshot.
