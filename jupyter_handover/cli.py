@@ -22,6 +22,14 @@ def _parse_value(raw: str) -> Any:
         return raw
 
 
+def _read_result(path: str) -> dict[str, Any]:
+    """The outcome the magic wrote for us (empty when it never ran); the file is removed."""
+    file = Path(path)
+    text = file.read_text() if file.is_file() else ""
+    file.unlink(missing_ok=True)
+    return json.loads(text) if text else {}
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
@@ -48,20 +56,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         pm.execute_notebook(str(nb), str(out), parameters=params, cwd=str(nb.parent),
                             kernel_name=kernel, progress_bar=False, log_output=args.verbose)
     except PapermillExecutionError as exc:
-        print(f"error: the notebook failed in cell [{exc.exec_count}]: {exc.ename}: {exc.evalue}",
-              file=sys.stderr)
+        failed = _read_result(result_file)
+        reason = failed.get("error") or f"{exc.ename}: {exc.evalue}"
+        print(f"error: the notebook failed in cell [{exc.exec_count}]: {reason}", file=sys.stderr)
         print(f"the executed notebook is at {out}", file=sys.stderr)
         return 1
     finally:
         os.environ.pop(ENV_NOTEBOOK, None)
         os.environ.pop(ENV_RESULT, None)
-    text = Path(result_file).read_text()
-    Path(result_file).unlink(missing_ok=True)
-    if not text:
+    result = _read_result(result_file)
+    if not result:
         print("error: the notebook ran but never called %handover package: add it as the last "
               f"cell (executed notebook: {out})", file=sys.stderr)
         return 1
-    result = json.loads(text)
     verify = result.get("verify") or {}
     print(f"artifact: {result['artifact_path']}")
     if "model_uri" in result:

@@ -176,6 +176,8 @@ class HandoverMagics(Magics):
             handler = getattr(commands, f"run_{args.command}")
             handler(self, args)
         except HandoverError as exc:
+            if args.command == "package":
+                self.write_result({"status": "failed", "error": str(exc)})
             raise UsageError(str(exc)) from None
         return None
 
