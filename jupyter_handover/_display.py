@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from typing import Any
 
 MIME = "application/vnd.jupyter-handover+json"
@@ -55,7 +56,8 @@ def contract_table_html(contract: dict[str, Any]) -> str:
     return (
         "<table><thead><tr><th>column</th><th>dtype</th><th>nullable</th>"
         "<th>range or categories</th><th>distribution</th></tr></thead><tbody>"
-        + "".join(rows) + "</tbody></table>"
+        + "".join(rows)
+        + "</tbody></table>"
     )
 
 
@@ -63,32 +65,42 @@ def contract_text(contract: dict[str, Any]) -> str:
     lines = [f"{'column':24} {'dtype':16} nullable  range/categories"]
     for col in contract.get("columns", []):
         detail = col.get("categories") or (
-            f"{col.get('min')} .. {col.get('max')}" if col.get("min") is not None else "")
-        lines.append(f"{col['name'][:24]:24} {col['dtype'][:16]:16} "
-                     f"{'yes' if col.get('nullable') else 'no':9} {str(detail)[:60]}")
+            f"{col.get('min')} .. {col.get('max')}" if col.get("min") is not None else ""
+        )
+        lines.append(
+            f"{col['name'][:24]:24} {col['dtype'][:16]:16} "
+            f"{'yes' if col.get('nullable') else 'no':9} {str(detail)[:60]}"
+        )
     return "\n".join(lines)
 
 
 def section(title: str, body_html: str, open_: bool = False) -> str:
     """A collapsible section (works in every notebook frontend, no widget needed)."""
-    return (f"<details{' open' if open_ else ''}><summary><b>{_esc(title)}</b></summary>"
-            f"{body_html}</details>")
+    return (
+        f"<details{' open' if open_ else ''}><summary><b>{_esc(title)}</b></summary>"
+        f"{body_html}</details>"
+    )
 
 
 def code_html(code: str) -> str:
     return f"<pre style='max-height:30em;overflow:auto'>{_esc(code)}</pre>"
 
 
-def bullet_html(items: list[str]) -> str:
+def bullet_html(items: Sequence[str]) -> str:
     if not items:
         return "<p>none</p>"
     return "<ul>" + "".join(f"<li>{_esc(i)}</li>" for i in items) + "</ul>"
 
 
 def kv_html(pairs: dict[str, Any]) -> str:
-    return "<table>" + "".join(
-        f"<tr><th style='text-align:left'>{_esc(k)}</th><td>{_esc(v)}</td></tr>"
-        for k, v in pairs.items()) + "</table>"
+    return (
+        "<table>"
+        + "".join(
+            f"<tr><th style='text-align:left'>{_esc(k)}</th><td>{_esc(v)}</td></tr>"
+            for k, v in pairs.items()
+        )
+        + "</table>"
+    )
 
 
 def show(data: dict[str, Any], html_body: str, text: str, as_json: bool) -> None:

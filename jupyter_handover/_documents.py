@@ -9,7 +9,9 @@ from .contract import DataContract
 
 def _column_line(col: Any) -> str:
     if col.categories is not None:
-        shown = ", ".join(map(str, col.categories[:8])) + (" ..." if len(col.categories) > 8 else "")
+        shown = ", ".join(map(str, col.categories[:8])) + (
+            " ..." if len(col.categories) > 8 else ""
+        )
         detail = f"one of: {shown}"
     elif col.min is not None or col.max is not None:
         detail = f"{col.min} .. {col.max}"
@@ -70,8 +72,9 @@ curl -s localhost:8080/invocations -H 'Content-Type: application/json' \\
 
 ## Input contract
 
-{len(contract.columns)} columns, trained on {contract.n_rows} rows. Extra columns:
-{contract.policies.get("extra_columns")}; unknown categories: {contract.policies.get("unknown_categories")};
+{len(contract.columns)} columns, trained on {contract.n_rows} rows.
+Extra columns: {contract.policies.get("extra_columns")};
+unknown categories: {contract.policies.get("unknown_categories")};
 out of range: {contract.policies.get("out_of_range")}.
 
 | column | dtype | nullable | range or categories |
@@ -113,6 +116,6 @@ WORKDIR /model/handover
 
 EXPOSE 8080
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s --retries=3 \\
-  CMD python -c "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8080/ping', timeout=4)"
+  CMD python -c "import urllib.request as u; u.urlopen('http://127.0.0.1:8080/ping', timeout=4)"
 CMD ["python", "-m", "runtime", "serve", "--host", "0.0.0.0", "--port", "8080"]
 """

@@ -68,19 +68,33 @@ def run_package(magics: HandoverMagics, args: argparse.Namespace) -> None:
     ok = False
     try:
         report = build_artifact_report(
-            found.model, found.train, nb_path,
+            found.model,
+            found.train,
+            nb_path,
             Path(args.out) if args.out else nb_path.parent / "handover_artifacts",
-            target=args.target, name=args.name, examples=args.examples, tag=args.tag,
-            lock=not args.no_lock, notebook_predict=kernel_predict(ns, hooks),
-            metrics=find_metrics(ns), params=find_params(nb_path, ns), progress=progress,
+            target=args.target,
+            name=args.name,
+            examples=args.examples,
+            tag=args.tag,
+            lock=not args.no_lock,
+            notebook_predict=kernel_predict(ns, hooks),
+            metrics=find_metrics(ns),
+            params=find_params(nb_path, ns),
+            progress=progress,
             extra_requirements={} if args.no_log else registry_client_requirements(uri),
         )
         result: dict[str, Any] = {
-            "status": "built", "artifact_path": str(report.path), "name": report.name,
-            "model": found.model_name, "train": found.train_name,
-            "columns": len(report.contract.columns), "requirements": report.requirements,
-            "lock_hashes": report.lock_hashes, "lock_message": report.lock_message,
-            "warnings": report.export.warnings, "seconds": report.seconds,
+            "status": "built",
+            "artifact_path": str(report.path),
+            "name": report.name,
+            "model": found.model_name,
+            "train": found.train_name,
+            "columns": len(report.contract.columns),
+            "requirements": report.requirements,
+            "lock_hashes": report.lock_hashes,
+            "lock_message": report.lock_message,
+            "warnings": report.export.warnings,
+            "seconds": report.seconds,
         }
         if not args.no_log:
             progress("log")
@@ -89,12 +103,19 @@ def run_package(magics: HandoverMagics, args: argparse.Namespace) -> None:
             meta = load_artifact(report.path).metadata
             try:
                 logged = log_handover(
-                    report.path, report.name, tracking_uri=uri, experiment=args.experiment,
-                    tags={"handover.notebook_sha256": meta["notebook"]["sha256"],
-                          "handover.lock_sha256": file_sha256(
-                              report.path / "handover" / "requirements.lock"),
-                          "handover.lock_hashes": str(report.lock_hashes).lower()},
-                    params=meta.get("params"), metrics=meta.get("metrics"),
+                    report.path,
+                    report.name,
+                    tracking_uri=uri,
+                    experiment=args.experiment,
+                    tags={
+                        "handover.notebook_sha256": meta["notebook"]["sha256"],
+                        "handover.lock_sha256": file_sha256(
+                            report.path / "handover" / "requirements.lock"
+                        ),
+                        "handover.lock_hashes": str(report.lock_hashes).lower(),
+                    },
+                    params=meta.get("params"),
+                    metrics=meta.get("metrics"),
                 )
             except TrackingError:
                 magics.write_result({**result, "status": "log-failed"})
@@ -117,12 +138,21 @@ def run_package(magics: HandoverMagics, args: argparse.Namespace) -> None:
     body = (
         f"<h4>Handover of <code>{ui._esc(report.name)}</code> "
         f"({ui._esc(found.model_name)} trained on {ui._esc(found.train_name)})</h4>"
-        + ui.kv_html({k: v for k, v in result.items() if k in (
-            "model_uri", "artifact_path", "run_id", "tracking_uri", "lock_message")})
-        + ui.section(f"Contract ({len(report.contract.columns)} columns)",
-                     ui.contract_table_html(report.contract.to_dict()))
-        + ui.section(f"Environment ({len(report.requirements)} requirements)",
-                     ui.bullet_html([f"{k}=={v}" for k, v in sorted(report.requirements.items())]))
+        + ui.kv_html(
+            {
+                k: v
+                for k, v in result.items()
+                if k in ("model_uri", "artifact_path", "run_id", "tracking_uri", "lock_message")
+            }
+        )
+        + ui.section(
+            f"Contract ({len(report.contract.columns)} columns)",
+            ui.contract_table_html(report.contract.to_dict()),
+        )
+        + ui.section(
+            f"Environment ({len(report.requirements)} requirements)",
+            ui.bullet_html([f"{k}=={v}" for k, v in sorted(report.requirements.items())]),
+        )
         + ui.section("Inference code", ui.code_html(report.export.code))
         + ui.section("Warnings", ui.bullet_html(report.export.warnings))
     )
@@ -150,25 +180,38 @@ def run_status(magics: HandoverMagics, args: argparse.Namespace) -> None:
         name: sorted(find_training_frames(ns, m, None, hook if callable(hook) else None))
         for name, m in models.items()
     }
-    data: dict[str, Any] = {"models": {n: type(m).__name__ for n, m in models.items()},
-                            "frames": frames}
+    data: dict[str, Any] = {
+        "models": {n: type(m).__name__ for n, m in models.items()},
+        "frames": frames,
+    }
     try:
         nb_path = resolve_notebook_path(args.notebook, ns)
         export = export_inference_code(str(nb_path), tag=args.tag)
-        data.update({
-            "notebook": str(nb_path),
-            "cells": [{"index": c.index, "execution_count": c.execution_count,
-                       "first_line": c.first_line} for c in export.cells],
-            "problems": [str(p) for p in export.problems], "warnings": export.warnings,
-        })
+        data.update(
+            {
+                "notebook": str(nb_path),
+                "cells": [
+                    {
+                        "index": c.index,
+                        "execution_count": c.execution_count,
+                        "first_line": c.first_line,
+                    }
+                    for c in export.cells
+                ],
+                "problems": [str(p) for p in export.problems],
+                "warnings": export.warnings,
+            }
+        )
     except Exception as exc:  # status reports problems, it never fails on them
         data.update({"notebook": None, "cells": [], "problems": [str(exc)], "warnings": []})
-    text = "\n".join([
-        "models: " + (", ".join(f"{n} ({t})" for n, t in data["models"].items()) or "none"),
-        "training frames: " + (", ".join(f"{m}: {f}" for m, f in frames.items()) or "none"),
-        f"tagged cells: {len(data['cells'])}",
-        *[f"problem: {p}" for p in data["problems"]],
-    ])
+    text = "\n".join(
+        [
+            "models: " + (", ".join(f"{n} ({t})" for n, t in data["models"].items()) or "none"),
+            "training frames: " + (", ".join(f"{m}: {f}" for m, f in frames.items()) or "none"),
+            f"tagged cells: {len(data['cells'])}",
+            *[f"problem: {p}" for p in data["problems"]],
+        ]
+    )
     magics.show(data, f"<pre>{ui._esc(text)}</pre>", text, args.json)
 
 
@@ -179,8 +222,11 @@ def run_env(magics: HandoverMagics, args: argparse.Namespace) -> None:
     from .magics import resolve_notebook_path
 
     env = capture_environment()
-    data: dict[str, Any] = {"python": env.python, "platform": env.platform,
-                            "packages": len(env.packages)}
+    data: dict[str, Any] = {
+        "python": env.python,
+        "platform": env.platform,
+        "packages": len(env.packages),
+    }
     ns = magics.user_ns
     models = {args.model: ns[args.model]} if args.model and args.model in ns else find_models(ns)
     if len(models) == 1:
@@ -191,9 +237,13 @@ def run_env(magics: HandoverMagics, args: argparse.Namespace) -> None:
             code = ""
         data["requirements"] = minimal_requirements(next(iter(models.values())), code)
     reqs = data.get("requirements", {})
-    text = (f"Python {env.python} on {env.platform}; {len(env.packages)} distributions installed\n"
-            + ("\n".join(f"{k}=={v}" for k, v in sorted(reqs.items())) or
-               "(no single fitted model found: requirements need --model VAR)"))
+    text = (
+        f"Python {env.python} on {env.platform}; {len(env.packages)} distributions installed\n"
+        + (
+            "\n".join(f"{k}=={v}" for k, v in sorted(reqs.items()))
+            or "(no single fitted model found: requirements need --model VAR)"
+        )
+    )
     magics.show(data, f"<pre>{ui._esc(text)}</pre>", text, args.json)
 
 
@@ -204,8 +254,10 @@ def run_contract(magics: HandoverMagics, args: argparse.Namespace) -> None:
 
     value = magics.user_ns.get(args.var)
     if not isinstance(value, pd.DataFrame):
-        raise ContractError(f"{args.var} is not a DataFrame in this kernel: "
-                            "%handover contract VAR takes the name of a DataFrame")
+        raise ContractError(
+            f"{args.var} is not a DataFrame in this kernel: "
+            "%handover contract VAR takes the name of a DataFrame"
+        )
     contract = infer_contract(value, target=args.target).to_dict()
     magics.show(contract, ui.contract_table_html(contract), ui.contract_text(contract), args.json)
 
@@ -216,9 +268,13 @@ def run_cells(magics: HandoverMagics, args: argparse.Namespace) -> None:
 
     nb_path = resolve_notebook_path(args.notebook, magics.user_ns)
     export = export_inference_code(str(nb_path), tag=args.tag)
-    data = {"code": export.code, "problems": [str(p) for p in export.problems],
-            "warnings": export.warnings}
+    data = {
+        "code": export.code,
+        "problems": [str(p) for p in export.problems],
+        "warnings": export.warnings,
+    }
     text = export.code + "".join(f"\n# problem: {p}" for p in data["problems"])
-    body = ui.code_html(export.code) + ui.section("Problems", ui.bullet_html(data["problems"]),
-                                                  open_=bool(data["problems"]))
+    body = ui.code_html(export.code) + ui.section(
+        "Problems", ui.bullet_html(data["problems"]), open_=bool(data["problems"])
+    )
     magics.show(data, body, text, args.json)

@@ -65,7 +65,10 @@ def _git_commit(path: Path) -> str | None:
     try:
         out = subprocess.run(
             ["git", "-C", str(path.parent), "rev-parse", "HEAD"],
-            capture_output=True, text=True, timeout=5, check=False,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
         )
     except (OSError, subprocess.TimeoutExpired):
         return None
@@ -131,7 +134,11 @@ def _read_notebook(notebook: str | Path | nbformat.NotebookNode) -> tuple[Any, P
         if not path.is_file():
             raise ArtifactError(f"notebook {path} does not exist: save the notebook first")
         raw = path.read_bytes()
-        return nbformat.reads(raw.decode("utf-8"), as_version=4), path, hashlib.sha256(raw).hexdigest()
+        return (
+            nbformat.reads(raw.decode("utf-8"), as_version=4),
+            path,
+            hashlib.sha256(raw).hexdigest(),
+        )
     raw = nbformat.writes(notebook).encode("utf-8")
     return notebook, None, hashlib.sha256(raw).hexdigest()
 
@@ -159,8 +166,18 @@ def build_artifact(
     for the full report.
     """
     return build_artifact_report(
-        model, train_df, notebook_path, out_dir, target=target, name=name, examples=examples,
-        tag=tag, lock=lock, notebook_predict=notebook_predict, metrics=metrics, params=params,
+        model,
+        train_df,
+        notebook_path,
+        out_dir,
+        target=target,
+        name=name,
+        examples=examples,
+        tag=tag,
+        lock=lock,
+        notebook_predict=notebook_predict,
+        metrics=metrics,
+        params=params,
         progress=progress,
     ).path
 
@@ -225,7 +242,9 @@ def build_artifact_report(
         hdir.mkdir()
         say("model")
         _check_picklable(model, hdir / "model.joblib")
-        shutil.copytree(RUNTIME_SRC, hdir / "runtime", ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(
+            RUNTIME_SRC, hdir / "runtime", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        )
         (hdir / "inference.py").write_text(export.code)
         _write_json(hdir / "contract.json", contract.to_dict())
         lap("model")
@@ -242,7 +261,9 @@ def build_artifact_report(
         lap("environment")
 
         say("lock")
-        lock_text, lock_hashes, lock_message, lock_tool = _lock(requirements, env.packages, env.python, lock)
+        lock_text, lock_hashes, lock_message, lock_tool = _lock(
+            requirements, env.packages, env.python, lock
+        )
         (hdir / "requirements.lock").write_text(lock_text)
         env_dict["lock"] = {"hashes": lock_hashes, "tool": lock_tool, "message": lock_message}
         _write_json(hdir / "environment.json", env_dict)
@@ -255,7 +276,10 @@ def build_artifact_report(
             outputs = notebook_predict(staged.model, staged.contract.coerce(sample))
         else:
             outputs = staged.predict(sample)
-        _write_json(hdir / "examples.json", {"inputs": _split_payload(sample), "outputs": to_jsonable(outputs)})
+        _write_json(
+            hdir / "examples.json",
+            {"inputs": _split_payload(sample), "outputs": to_jsonable(outputs)},
+        )
         lap("examples")
 
         created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
@@ -267,8 +291,15 @@ def build_artifact_report(
             "notebook": {
                 "path": str(nb_path) if nb_path else None,
                 "sha256": nb_sha,
-                "cells": [{"index": c.index, "execution_count": c.execution_count,
-                           "first_line": c.first_line, "sha256": c.sha256} for c in export.cells],
+                "cells": [
+                    {
+                        "index": c.index,
+                        "execution_count": c.execution_count,
+                        "first_line": c.first_line,
+                        "sha256": c.sha256,
+                    }
+                    for c in export.cells
+                ],
             },
             "git_commit": _git_commit(nb_path) if nb_path else None,
             "python": platform.python_version(),
@@ -276,12 +307,19 @@ def build_artifact_report(
             "hooks": sorted(export.hooks),
             "metrics": metrics or {},
             "params": params or {},
-            "resources": {"model_bytes": (hdir / "model.joblib").stat().st_size,
-                          "training_rows": int(len(inputs))},
-            "lock": {"hashes": lock_hashes, "sha256": hashlib.sha256(lock_text.encode()).hexdigest()},
+            "resources": {
+                "model_bytes": (hdir / "model.joblib").stat().st_size,
+                "training_rows": int(len(inputs)),
+            },
+            "lock": {
+                "hashes": lock_hashes,
+                "sha256": hashlib.sha256(lock_text.encode()).hexdigest(),
+            },
         }
         _write_json(hdir / "handover.json", meta)
-        (hdir / "HANDOVER.md").write_text(render_handover_md(meta, contract, requirements, env_names, lock_message))
+        (hdir / "HANDOVER.md").write_text(
+            render_handover_md(meta, contract, requirements, env_names, lock_message)
+        )
         (hdir / "Dockerfile").write_text(render_dockerfile(platform.python_version()))
         _write_mlflow_files(staging, contract, sample, requirements, env.python)
         _write_manifest(staging)
@@ -290,14 +328,18 @@ def build_artifact_report(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return BuildReport(final, name, export, contract, requirements, lock_hashes, lock_message, seconds)
+    return BuildReport(
+        final, name, export, contract, requirements, lock_hashes, lock_message, seconds
+    )
 
 
-def _lock(requirements: dict[str, str], constraints: dict[str, str], python: str,
-          enabled: bool) -> tuple[str, bool, str, str]:
+def _lock(
+    requirements: dict[str, str], constraints: dict[str, str], python: str, enabled: bool
+) -> tuple[str, bool, str, str]:
     if not enabled:
         text = "# exact pins without hashes: --no-lock was given\n" + "".join(
-            f"{k}=={v}\n" for k, v in sorted(requirements.items()))
+            f"{k}=={v}\n" for k, v in sorted(requirements.items())
+        )
         return text, False, "lock skipped (--no-lock): exact pins without hashes", "none"
     from .lock import lock_requirements
 
@@ -305,13 +347,20 @@ def _lock(requirements: dict[str, str], constraints: dict[str, str], python: str
     return res.text, res.hashes, res.message, res.tool
 
 
-def _write_mlflow_files(root: Path, contract: DataContract, sample: pd.DataFrame,
-                        requirements: dict[str, str], python: str) -> None:
+def _write_mlflow_files(
+    root: Path,
+    contract: DataContract,
+    sample: pd.DataFrame,
+    requirements: dict[str, str],
+    python: str,
+) -> None:
     """MLflow's own files: MLmodel (pyfunc flavor), requirements.txt, python_env.yaml, examples."""
     from mlflow.models import Model
     from mlflow.pyfunc import add_to_model
 
-    (root / "requirements.txt").write_text("".join(f"{k}=={v}\n" for k, v in sorted(requirements.items())))
+    (root / "requirements.txt").write_text(
+        "".join(f"{k}=={v}\n" for k, v in sorted(requirements.items()))
+    )
     (root / "python_env.yaml").write_text(
         f"python: {python}\nbuild_dependencies:\n- pip\n- setuptools\n- wheel\n"
         "dependencies:\n- -r requirements.txt\n"
@@ -321,17 +370,27 @@ def _write_mlflow_files(root: Path, contract: DataContract, sample: pd.DataFrame
     _write_json(root / "serving_input_example.json", {"dataframe_split": split})
     mlmodel = Model(signature=contract.to_mlflow_signature())
     mlmodel.saved_input_example_info = {
-        "artifact_path": "input_example.json", "type": "dataframe", "pandas_orient": "split",
+        "artifact_path": "input_example.json",
+        "type": "dataframe",
+        "pandas_orient": "split",
         "serving_input_path": "serving_input_example.json",
     }
-    add_to_model(mlmodel, loader_module="runtime.loader", data=HANDOVER_DIR, code=HANDOVER_DIR,
-                 python_env="python_env.yaml")
+    add_to_model(
+        mlmodel,
+        loader_module="runtime.loader",
+        data=HANDOVER_DIR,
+        code=HANDOVER_DIR,
+        python_env="python_env.yaml",
+    )
     mlmodel.save(str(root / "MLmodel"))
 
 
 def _write_manifest(root: Path) -> None:
-    files = sorted(p for p in root.rglob("*") if p.is_file() and p.name != "manifest.json"
-                   and "__pycache__" not in p.parts)
+    files = sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file() and p.name != "manifest.json" and "__pycache__" not in p.parts
+    )
     manifest = {
         "algorithm": "sha256",
         "files": {p.relative_to(root).as_posix(): file_sha256(p) for p in files},
@@ -378,7 +437,7 @@ class Artifact:
 
 
 def resolve_model_ref(model_ref: str | Path) -> Path:
-    """A directory, ``runs:/``, ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` as a local dir."""
+    """A folder, ``runs:/``, ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` as a local dir."""
     ref = str(model_ref)
     local = Path(ref).expanduser()
     if local.is_dir():
@@ -402,11 +461,15 @@ def load_artifact(model_ref: str | Path) -> Artifact:
             f"{path} is not a handover artifact (no handover/handover.json): "
             "package it with %handover package"
         )
+
     def read(name: str) -> Any:
         return json.loads((hdir / name).read_text())
 
     return Artifact(
-        path=path, uri=str(model_ref), metadata=read("handover.json"),
+        path=path,
+        uri=str(model_ref),
+        metadata=read("handover.json"),
         contract=DataContract.from_dict(read("contract.json")),
-        environment=read("environment.json"), examples=read("examples.json"),
+        environment=read("environment.json"),
+        examples=read("examples.json"),
     )

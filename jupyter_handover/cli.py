@@ -53,8 +53,15 @@ def cmd_run(args: argparse.Namespace) -> int:
         spec = nbformat.read(str(nb), as_version=4).metadata.get("kernelspec") or {}
         kernel = spec.get("name") or "python3"
     try:
-        pm.execute_notebook(str(nb), str(out), parameters=params, cwd=str(nb.parent),
-                            kernel_name=kernel, progress_bar=False, log_output=args.verbose)
+        pm.execute_notebook(
+            str(nb),
+            str(out),
+            parameters=params,
+            cwd=str(nb.parent),
+            kernel_name=kernel,
+            progress_bar=False,
+            log_output=args.verbose,
+        )
     except PapermillExecutionError as exc:
         failed = _read_result(result_file)
         reason = failed.get("error") or f"{exc.ename}: {exc.evalue}"
@@ -66,8 +73,11 @@ def cmd_run(args: argparse.Namespace) -> int:
         os.environ.pop(ENV_RESULT, None)
     result = _read_result(result_file)
     if not result:
-        print("error: the notebook ran but never called %handover package: add it as the last "
-              f"cell (executed notebook: {out})", file=sys.stderr)
+        print(
+            "error: the notebook ran but never called %handover package: add it as the last "
+            f"cell (executed notebook: {out})",
+            file=sys.stderr,
+        )
         return 1
     verify = result.get("verify") or {}
     print(f"artifact: {result['artifact_path']}")
@@ -86,13 +96,22 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     art = load_artifact(args.model)
     meta = art.metadata
     if args.json:
-        print(json.dumps({"metadata": meta, "contract": art.contract.to_dict(),
-                          "environment": {k: v for k, v in art.environment.items()
-                                          if k != "packages"}}, indent=2, default=str))
+        print(
+            json.dumps(
+                {
+                    "metadata": meta,
+                    "contract": art.contract.to_dict(),
+                    "environment": {k: v for k, v in art.environment.items() if k != "packages"},
+                },
+                indent=2,
+                default=str,
+            )
+        )
         return 0
     lock = art.environment.get("lock", {})
-    print(f"{meta['name']}  (created {meta['created']}, jupyter_handover "
-          f"{meta['jupyter_handover']})")
+    print(
+        f"{meta['name']}  (created {meta['created']}, jupyter_handover {meta['jupyter_handover']})"
+    )
     print(f"path:      {art.path}")
     print(f"notebook:  {meta['notebook']['path']}  sha256 {meta['notebook']['sha256'][:16]}")
     print(f"git:       {meta.get('git_commit') or 'none'}")
@@ -130,25 +149,37 @@ def cmd_log(args: argparse.Namespace) -> int:
     art = load_artifact(args.artifact)
     meta = art.metadata
     logged = log_handover(
-        art.path, args.name or meta["name"],
+        art.path,
+        args.name or meta["name"],
         tracking_uri=default_tracking_uri(art.path.parent, args.tracking_uri),
         experiment=args.experiment,
-        tags={"handover.notebook_sha256": meta["notebook"]["sha256"],
-              "handover.lock_sha256": file_sha256(art.handover_dir / "requirements.lock")},
-        params=meta.get("params"), metrics=meta.get("metrics"),
+        tags={
+            "handover.notebook_sha256": meta["notebook"]["sha256"],
+            "handover.lock_sha256": file_sha256(art.handover_dir / "requirements.lock"),
+        },
+        params=meta.get("params"),
+        metrics=meta.get("metrics"),
     )
     print(f"model URI: {logged.model_uri}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="jupyter handover",
-                                     description="Carry a notebook model into production.")
+    parser = argparse.ArgumentParser(
+        prog="jupyter handover", description="Carry a notebook model into production."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     run = sub.add_parser("run", help="execute a notebook with papermill and report the handover")
     run.add_argument("notebook")
-    run.add_argument("-p", "--parameter", dest="parameters", nargs=2, action="append",
-                     metavar=("NAME", "VALUE"), help="papermill parameter (repeatable)")
+    run.add_argument(
+        "-p",
+        "--parameter",
+        dest="parameters",
+        nargs=2,
+        action="append",
+        metavar=("NAME", "VALUE"),
+        help="papermill parameter (repeatable)",
+    )
     run.add_argument("-o", "--output", help="executed notebook (default: NOTEBOOK.out.ipynb)")
     run.add_argument("-k", "--kernel", default=None, help="kernel name (default: the notebook's)")
     run.add_argument("-v", "--verbose", action="store_true", help="stream cell output")

@@ -34,15 +34,17 @@ def is_fitted_model(obj: Any) -> bool:
         from sklearn.exceptions import NotFittedError
         from sklearn.utils.validation import check_is_fitted
     except ImportError:  # pragma: no cover - scikit-learn is optional
-        BaseEstimator = None  # type: ignore[assignment,misc]  # noqa: N806
+        BaseEstimator = None  # type: ignore[assignment,misc,unused-ignore]  # noqa: N806
     if BaseEstimator is not None and isinstance(obj, BaseEstimator):
         try:
             check_is_fitted(obj)
         except (NotFittedError, TypeError, AttributeError):
             return False
         return True
-    return any(hasattr(obj, a) for a in ("feature_names_in_", "n_features_in_", "classes_",
-                                          "feature_names", "booster_"))
+    return any(
+        hasattr(obj, a)
+        for a in ("feature_names_in_", "n_features_in_", "classes_", "feature_names", "booster_")
+    )
 
 
 def find_models(namespace: Mapping[str, Any]) -> dict[str, Any]:
@@ -61,8 +63,9 @@ def _feature_names(model: Any) -> list[str] | None:
     return [str(n) for n in names] if names is not None else None
 
 
-def _matches(frame: Any, model: Any, target: str | None,
-             preprocess: Callable[[Any], Any] | None) -> bool:
+def _matches(
+    frame: Any, model: Any, target: str | None, preprocess: Callable[[Any], Any] | None
+) -> bool:
     cols = [str(c) for c in frame.columns if str(c) != target]
     wanted = _feature_names(model)
     if wanted is not None:
@@ -70,8 +73,9 @@ def _matches(frame: Any, model: Any, target: str | None,
             return True
         if preprocess is not None:
             try:
-                out = preprocess(frame.drop(columns=[target]) if target in frame.columns
-                                 else frame).head(0)
+                out = preprocess(
+                    frame.drop(columns=[target]) if target in frame.columns else frame
+                ).head(0)
             except Exception:  # a preprocess hook that cannot take this frame: not a match
                 return False
             return {str(c) for c in getattr(out, "columns", [])} == set(wanted)
@@ -80,42 +84,62 @@ def _matches(frame: Any, model: Any, target: str | None,
     return n is not None and len(cols) == int(n)
 
 
-def find_training_frames(namespace: Mapping[str, Any], model: Any, target: str | None = None,
-                         preprocess: Callable[[Any], Any] | None = None) -> dict[str, Any]:
+def find_training_frames(
+    namespace: Mapping[str, Any],
+    model: Any,
+    target: str | None = None,
+    preprocess: Callable[[Any], Any] | None = None,
+) -> dict[str, Any]:
     """DataFrames whose columns are the model's features (raw, or after ``preprocess``)."""
     import pandas as pd
 
     seen: set[int] = set()
     found: dict[str, Any] = {}
     for name, value in _visible(namespace):
-        if isinstance(value, pd.DataFrame) and id(value) not in seen and len(value) > 0:
-            if _matches(value, model, target, preprocess):
-                seen.add(id(value))
-                found[name] = value
+        if (
+            isinstance(value, pd.DataFrame)
+            and id(value) not in seen
+            and len(value) > 0
+            and _matches(value, model, target, preprocess)
+        ):
+            seen.add(id(value))
+            found[name] = value
     return found
 
 
-def discover(namespace: Mapping[str, Any], model_name: str | None = None,
-             train_name: str | None = None, target: str | None = None) -> Discovered:
+def discover(
+    namespace: Mapping[str, Any],
+    model_name: str | None = None,
+    train_name: str | None = None,
+    target: str | None = None,
+) -> Discovered:
     """The model and its training frame; raise :class:`DiscoveryError` listing candidates."""
     import pandas as pd
 
     if model_name:
         if model_name not in namespace:
-            raise DiscoveryError(f"--model {model_name}: no variable of that name in the kernel; "
-                                 "run the cell that trains it first")
+            raise DiscoveryError(
+                f"--model {model_name}: no variable of that name in the kernel; "
+                "run the cell that trains it first"
+            )
         model = namespace[model_name]
         if not is_fitted_model(model):
-            raise DiscoveryError(f"--model {model_name}: {type(model).__name__} is not a fitted "
-                                 "model (it needs a predict method and must be fitted)")
+            raise DiscoveryError(
+                f"--model {model_name}: {type(model).__name__} is not a fitted "
+                "model (it needs a predict method and must be fitted)"
+            )
     else:
         models = find_models(namespace)
         if not models:
-            raise DiscoveryError("no fitted model found in the kernel: train one first, or name "
-                                 "it with --model VAR")
+            raise DiscoveryError(
+                "no fitted model found in the kernel: train one first, or name it with --model VAR"
+            )
         if len(models) > 1:
-            raise DiscoveryError("several fitted models found: " + ", ".join(sorted(models))
-                                 + "; choose one with --model VAR")
+            raise DiscoveryError(
+                "several fitted models found: "
+                + ", ".join(sorted(models))
+                + "; choose one with --model VAR"
+            )
         model_name, model = next(iter(models.items()))
 
     hook = namespace.get("preprocess")
@@ -144,8 +168,11 @@ def discover(namespace: Mapping[str, Any], model_name: str | None = None,
     if len(frames) > 1:
         trainish = [n for n in frames if "train" in n.lower()]
         if len(trainish) != 1:
-            raise DiscoveryError("several DataFrames match the model's features: "
-                                 + ", ".join(sorted(frames)) + "; choose one with --train VAR")
+            raise DiscoveryError(
+                "several DataFrames match the model's features: "
+                + ", ".join(sorted(frames))
+                + "; choose one with --train VAR"
+            )
         train_name = trainish[0]
     else:
         train_name = next(iter(frames))

@@ -183,7 +183,7 @@ def _read_notebook(path: Path) -> Mapping[str, Any]:
     import nbformat  # the notebook format is only needed when reading from disk
 
     try:
-        node: Mapping[str, Any] = nbformat.read(path, as_version=4)  # type: ignore[no-untyped-call]
+        node: Mapping[str, Any] = nbformat.read(path, as_version=4)
     except FileNotFoundError as exc:
         raise NotebookPathError(f"notebook {str(path)!r} does not exist; check the path") from exc
     except (OSError, ValueError) as exc:  # NotJSONError is a ValueError

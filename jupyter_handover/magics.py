@@ -22,8 +22,20 @@ from .errors import HandoverError, NotebookPathError
 
 ENV_NOTEBOOK = "JUPYTER_HANDOVER_NOTEBOOK"
 ENV_RESULT = "JUPYTER_HANDOVER_RESULT"
-_METRIC_WORDS = ("accuracy", "auc", "f1", "precision", "recall", "rmse", "mae", "mse", "r2",
-                 "logloss", "log_loss", "score")
+_METRIC_WORDS = (
+    "accuracy",
+    "auc",
+    "f1",
+    "precision",
+    "recall",
+    "rmse",
+    "mae",
+    "mse",
+    "r2",
+    "logloss",
+    "log_loss",
+    "score",
+)
 
 
 class _HelpShown(Exception):
@@ -50,27 +62,39 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train", help="variable holding the training DataFrame (default: found)")
     p.add_argument("--target", help="target column to leave out of the input contract")
     p.add_argument("--examples", type=int, default=20, help="golden rows to record (default 20)")
-    p.add_argument("--out", help="folder for artifacts (default: handover_artifacts/ beside "
-                   "the notebook)")
+    p.add_argument(
+        "--out", help="folder for artifacts (default: handover_artifacts/ beside the notebook)"
+    )
     p.add_argument("--no-log", action="store_true", help="build locally, do not log to MLflow")
     p.add_argument("--no-lock", action="store_true", help="skip the hashed lock (exact pins)")
     p.add_argument("--verify", action="store_true", help="verify in a clean virtualenv after")
-    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI "
-                   "or sqlite:///mlflow.db beside the notebook)")
+    p.add_argument(
+        "--tracking-uri",
+        help="MLflow tracking URI (default: MLFLOW_TRACKING_URI "
+        "or sqlite:///mlflow.db beside the notebook)",
+    )
     p.add_argument("--experiment", help="MLflow experiment (default: the model name)")
     p.add_argument("--tag", default="handover", help="cell tag of inference code")
     for name in ("status", "env", "cells"):
-        s = sub.add_parser(name, help={"status": "what would be packaged",
-                                        "env": "the environment the model needs",
-                                        "cells": "the exported inference.py"}[name])
+        s = sub.add_parser(
+            name,
+            help={
+                "status": "what would be packaged",
+                "env": "the environment the model needs",
+                "cells": "the exported inference.py",
+            }[name],
+        )
         s.add_argument("--tag", default="handover", help="cell tag of inference code")
         s.add_argument("--model", help="variable holding the fitted model")
     c = sub.add_parser("contract", help="the inferred data contract of a DataFrame")
     c.add_argument("var", help="variable holding a DataFrame")
     c.add_argument("--target", help="target column")
     for s in (*sub.choices.values(),):
-        s.add_argument("--json", action="store_true", help="return application/vnd.jupyter-"
-                       "handover+json for machines (the sidebar panel)")
+        s.add_argument(
+            "--json",
+            action="store_true",
+            help="return application/vnd.jupyter-handover+json for machines (the sidebar panel)",
+        )
         if s.prog.split()[-1] != "contract":
             s.add_argument("--notebook", help="path of this notebook (default: from the kernel)")
     return parser
@@ -79,8 +103,13 @@ def build_parser() -> argparse.ArgumentParser:
 def resolve_notebook_path(explicit: str | None, user_ns: dict[str, Any]) -> Path:
     """The notebook of this kernel: ``--notebook``, ``jupyter handover run``, or JupyterLab."""
     cwd = Path.cwd().resolve()
-    sources = [explicit, os.environ.get(ENV_NOTEBOOK), user_ns.get("__session__"),
-               os.environ.get("JPY_SESSION_NAME"), user_ns.get("__vsc_ipynb_file__")]
+    sources = [
+        explicit,
+        os.environ.get(ENV_NOTEBOOK),
+        user_ns.get("__session__"),
+        os.environ.get("JPY_SESSION_NAME"),
+        user_ns.get("__vsc_ipynb_file__"),
+    ]
     for raw in sources:
         if not raw:
             continue
@@ -92,14 +121,17 @@ def resolve_notebook_path(explicit: str | None, user_ns: dict[str, Any]) -> Path
                 if explicit and not path.is_relative_to(cwd):
                     raise NotebookPathError(
                         f"--notebook {explicit} lies outside the working tree {cwd}: run the "
-                        "kernel from the notebook's folder, or copy the notebook into it")
+                        "kernel from the notebook's folder, or copy the notebook into it"
+                    )
                 return path
         if raw == explicit:
-            raise NotebookPathError(f"--notebook {explicit}: no such file (relative paths are "
-                                    f"taken from {cwd})")
+            raise NotebookPathError(
+                f"--notebook {explicit}: no such file (relative paths are taken from {cwd})"
+            )
     raise NotebookPathError(
         "cannot tell which notebook this kernel runs: pass --notebook PATH.ipynb (JupyterLab "
-        "and `jupyter handover run` set it automatically)")
+        "and `jupyter handover run` set it automatically)"
+    )
 
 
 def _jsonable_scalar(value: Any) -> bool:
@@ -129,8 +161,9 @@ def find_params(nb_path: Path, user_ns: dict[str, Any]) -> dict[str, Any]:
     nb = nbformat.read(str(nb_path), as_version=4)
     for cell in nb.cells:
         tags = cell.get("metadata", {}).get("tags", [])
-        if cell.cell_type != "code" or ("parameters" not in tags and
-                                         "injected-parameters" not in tags):
+        if cell.cell_type != "code" or (
+            "parameters" not in tags and "injected-parameters" not in tags
+        ):
             continue
         try:
             tree = ast.parse(cell.source)
@@ -146,6 +179,7 @@ def find_params(nb_path: Path, user_ns: dict[str, Any]) -> dict[str, Any]:
 
 def kernel_predict(user_ns: dict[str, Any], hooks: set[str]) -> Callable[[Any, Any], Any]:
     """Predict the notebook's own way: the kernel's live preprocess/predict/postprocess."""
+
     def run(model: Any, df: Any) -> Any:
         pre = user_ns.get("preprocess") if "preprocess" in hooks else None
         pred = user_ns.get("predict") if "predict" in hooks else None

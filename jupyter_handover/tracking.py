@@ -41,9 +41,13 @@ class LoggedHandover:
 
     def to_dict(self) -> dict[str, str]:
         return {
-            "tracking_uri": self.tracking_uri, "experiment_id": self.experiment_id,
-            "run_id": self.run_id, "model_id": self.model_id, "name": self.name,
-            "version": self.version, "model_uri": self.model_uri,
+            "tracking_uri": self.tracking_uri,
+            "experiment_id": self.experiment_id,
+            "run_id": self.run_id,
+            "model_id": self.model_id,
+            "name": self.name,
+            "version": self.version,
+            "model_uri": self.model_uri,
         }
 
 
@@ -133,7 +137,9 @@ def log_handover(
                 mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
             all_tags = {"handover.verified": "not-run", **(tags or {})}
             mlflow.set_tags(all_tags)
-            logged = mlflow.initialize_logged_model(name="model", source_run_id=run_id, tags=all_tags)
+            logged = mlflow.initialize_logged_model(
+                name="model", source_run_id=run_id, tags=all_tags
+            )
             client.log_model_artifacts(logged.model_id, str(artifact_path))
             mlflow.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
             mlflow.log_text(json.dumps({"model_id": logged.model_id}), "handover_model.json")
@@ -141,10 +147,12 @@ def log_handover(
     except TrackingError:
         raise
     except Exception as exc:  # MLflow raises MlflowException, requests and sqlalchemy errors
-        raise TrackingError(f"MLflow refused the handover ({type(exc).__name__}: {exc}): {fix}",
-                            str(artifact_path)) from exc
-    return LoggedHandover(tracking_uri, exp.experiment_id, run_id, logged.model_id, name,
-                          str(version.version))
+        raise TrackingError(
+            f"MLflow refused the handover ({type(exc).__name__}: {exc}): {fix}", str(artifact_path)
+        ) from exc
+    return LoggedHandover(
+        tracking_uri, exp.experiment_id, run_id, logged.model_id, name, str(version.version)
+    )
 
 
 def download_model(model_uri: str, dst: Path | None = None) -> Path:

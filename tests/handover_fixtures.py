@@ -41,12 +41,30 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = (workdir / "server.log").open("wb")
     mlflow_bin = shutil.which("mlflow", path=str(BIN)) or "mlflow"
     proc = subprocess.Popen(
-        [mlflow_bin, "server", "--backend-store-uri", f"sqlite:///{workdir / 'mlflow.db'}",
-         "--default-artifact-root", str(workdir / "artifacts"), "--serve-artifacts",
-         "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        cwd=workdir, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        env={**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true",
-             "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"},
+        [
+            mlflow_bin,
+            "server",
+            "--backend-store-uri",
+            f"sqlite:///{workdir / 'mlflow.db'}",
+            "--default-artifact-root",
+            str(workdir / "artifacts"),
+            "--serve-artifacts",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+        ],
+        cwd=workdir,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+        env={
+            **os.environ,
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+            "MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false",
+        },
     )
     try:
         deadline = time.monotonic() + 90
@@ -58,8 +76,9 @@ def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             except OSError:
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError("mlflow server did not start:\n"
-                                   + (workdir / "server.log").read_text()[-3000:])
+                raise RuntimeError(
+                    "mlflow server did not start:\n" + (workdir / "server.log").read_text()[-3000:]
+                )
             time.sleep(0.5)
         yield uri
     finally:
@@ -77,8 +96,12 @@ def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from IPython.core.interactiveshell import InteractiveShell
 
     monkeypatch.chdir(tmp_path)
-    for var in ("JPY_SESSION_NAME", "JUPYTER_HANDOVER_NOTEBOOK", "JUPYTER_HANDOVER_RESULT",
-                "MLFLOW_TRACKING_URI"):
+    for var in (
+        "JPY_SESSION_NAME",
+        "JUPYTER_HANDOVER_NOTEBOOK",
+        "JUPYTER_HANDOVER_RESULT",
+        "MLFLOW_TRACKING_URI",
+    ):
         monkeypatch.delenv(var, raising=False)
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "jupyter_handover")
@@ -88,7 +111,7 @@ def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     ip.user_ns.update(saved)
 
 
-TAGGED_CODE = '''import numpy as np
+TAGGED_CODE = """import numpy as np
 import pandas as pd
 
 
@@ -100,9 +123,9 @@ def add_ratio(df):
 
 def preprocess(df):
     return add_ratio(df)
-'''
+"""
 
-TRAIN_CODE = '''import numpy as np
+TRAIN_CODE = """import numpy as np
 import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
@@ -126,15 +149,20 @@ model = Pipeline([
     ("clf", LogisticRegression()),
 ])
 model.fit(preprocess(X_train), y_train)
-'''
+"""
 
 
-def write_notebook(path: Path, tagged: str = TAGGED_CODE, train: str = TRAIN_CODE,
-                   tag: bool = True) -> Path:
+def write_notebook(
+    path: Path, tagged: str = TAGGED_CODE, train: str = TRAIN_CODE, tag: bool = True
+) -> Path:
     """A two-cell notebook: the tagged inference cell, then the training cell."""
     meta = {"tags": ["handover"]} if tag else {}
-    nb = new_notebook(cells=[new_code_cell(tagged, metadata=meta, execution_count=1),
-                             new_code_cell(train, execution_count=2)])
+    nb = new_notebook(
+        cells=[
+            new_code_cell(tagged, metadata=meta, execution_count=1),
+            new_code_cell(train, execution_count=2),
+        ]
+    )
     nbformat.write(nb, str(path))
     return path
 

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from IPython.core.error import UsageError
 from handover_fixtures import write_notebook
+from IPython.core.error import UsageError
 
 from jupyter_handover._display import MIME
 
@@ -65,13 +65,15 @@ def test_help_prints_and_does_not_raise(shell: Any, capsys: Any) -> None:
     assert "--model" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("line, match", [
-    ("", "required"),
-    ("package --bogus", "unrecognized"),
-    ("contract nothing_here", "not a DataFrame"),
-])
-def test_bad_arguments_are_usage_errors(trained: tuple[Any, Path], line: str,
-                                        match: str) -> None:
+@pytest.mark.parametrize(
+    "line, match",
+    [
+        ("", "required"),
+        ("package --bogus", "unrecognized"),
+        ("contract nothing_here", "not a DataFrame"),
+    ],
+)
+def test_bad_arguments_are_usage_errors(trained: tuple[Any, Path], line: str, match: str) -> None:
     shell, _ = trained
     with pytest.raises(UsageError, match=match):
         shell.run_line_magic("handover", line)
@@ -86,8 +88,9 @@ def test_no_tagged_cell(trained: tuple[Any, Path]) -> None:
 
 def test_two_candidate_models(trained: tuple[Any, Path]) -> None:
     shell, _ = trained
-    shell.run_cell("from sklearn.base import clone\nother = clone(model).fit("
-                   "preprocess(X_train), y_train)").raise_error()
+    shell.run_cell(
+        "from sklearn.base import clone\nother = clone(model).fit(preprocess(X_train), y_train)"
+    ).raise_error()
     with pytest.raises(UsageError, match="model, other.*--model"):
         shell.run_line_magic("handover", "package --no-log --no-lock")
     shell.run_line_magic("handover", "package --no-log --no-lock --model other")
@@ -108,38 +111,43 @@ def test_unpicklable_model(trained: tuple[Any, Path], tmp_path: Path) -> None:
     assert not (tmp_path / "handover_artifacts" / "small").exists()
 
 
-def test_unreachable_tracking_server_keeps_the_artifact(trained: tuple[Any, Path],
-                                                        tmp_path: Path) -> None:
+def test_unreachable_tracking_server_keeps_the_artifact(
+    trained: tuple[Any, Path], tmp_path: Path
+) -> None:
     shell, _ = trained
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(UsageError, match="cannot be reached.*jupyter handover log") as err:
-        shell.run_line_magic("handover",
-                             f"package --no-lock --tracking-uri http://127.0.0.1:{port}")
+        shell.run_line_magic(
+            "handover", f"package --no-lock --tracking-uri http://127.0.0.1:{port}"
+        )
     art = tmp_path / "handover_artifacts" / "small"
     assert str(art) in str(err.value)
     assert (art / "handover" / "manifest.json").is_file()
 
 
-def test_notebook_outside_the_working_tree(trained: tuple[Any, Path],
-                                           tmp_path_factory: pytest.TempPathFactory) -> None:
+def test_notebook_outside_the_working_tree(
+    trained: tuple[Any, Path], tmp_path_factory: pytest.TempPathFactory
+) -> None:
     shell, _ = trained
     elsewhere = write_notebook(tmp_path_factory.mktemp("elsewhere") / "other.ipynb")
     with pytest.raises(UsageError, match="outside the working tree"):
         shell.run_line_magic("handover", f"package --no-log --notebook {elsewhere}")
 
 
-def test_outside_a_notebook_kernel(trained: tuple[Any, Path],
-                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_outside_a_notebook_kernel(
+    trained: tuple[Any, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     shell, _ = trained
     monkeypatch.delenv("JPY_SESSION_NAME")
     with pytest.raises(UsageError, match="--notebook"):
         shell.run_line_magic("handover", "package --no-log")
 
 
-def test_kernel_learns_notebook_from_lab_session(trained: tuple[Any, Path], capsys: Any,
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_kernel_learns_notebook_from_lab_session(
+    trained: tuple[Any, Path], capsys: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     shell, nb = trained
     monkeypatch.setenv("JPY_SESSION_NAME", nb.name)  # relative, as some servers set it
     data = _captured_json(capsys, shell, "status --json")

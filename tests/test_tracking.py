@@ -13,14 +13,18 @@ from jupyter_handover.artifact import load_artifact
 from jupyter_handover.cli import main as cli_main
 
 
-def test_package_logs_registers_and_tags(trained: tuple[Any, Path], mlflow_server: str,
-                                         tmp_path: Path, capsys: Any) -> None:
+def test_package_logs_registers_and_tags(
+    trained: tuple[Any, Path], mlflow_server: str, tmp_path: Path, capsys: Any
+) -> None:
     import mlflow
     from mlflow import MlflowClient
 
     shell, nb = trained
-    shell.run_line_magic("handover", f"package --no-lock --name small-e2e --tracking-uri "
-                         f"{mlflow_server} --experiment handover-tests")
+    shell.run_line_magic(
+        "handover",
+        f"package --no-lock --name small-e2e --tracking-uri "
+        f"{mlflow_server} --experiment handover-tests",
+    )
     client = MlflowClient(tracking_uri=mlflow_server)
     version = client.search_model_versions("name='small-e2e'")[0]
     run = client.get_run(version.run_id)
@@ -39,8 +43,9 @@ def test_package_logs_registers_and_tags(trained: tuple[Any, Path], mlflow_serve
     assert "sqlalchemy" not in art.environment["used"]
 
 
-def test_cli_log_after_a_failed_log(trained: tuple[Any, Path], mlflow_server: str,
-                                    tmp_path: Path, capsys: Any) -> None:
+def test_cli_log_after_a_failed_log(
+    trained: tuple[Any, Path], mlflow_server: str, tmp_path: Path, capsys: Any
+) -> None:
     shell, _ = trained
     shell.run_line_magic("handover", "package --no-log --no-lock --name later")
     art = tmp_path / "handover_artifacts" / "later"

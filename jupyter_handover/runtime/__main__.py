@@ -20,8 +20,11 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("predict", help="predict a JSON or CSV batch")
     p.add_argument("input", help="JSON (MLflow scoring shapes) or .csv file; - for stdin")
-    p.add_argument("--artifact", default=str(Path(__file__).resolve().parent.parent),
-                   help="the artifact's handover/ folder (default: the one holding this runtime)")
+    p.add_argument(
+        "--artifact",
+        default=str(Path(__file__).resolve().parent.parent),
+        help="the artifact's handover/ folder (default: the one holding this runtime)",
+    )
     args = parser.parse_args(argv)
     model = load(args.artifact)
     if args.input.endswith(".csv"):

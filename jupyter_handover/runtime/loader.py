@@ -78,7 +78,8 @@ class HandoverModel:
         if isinstance(model_input, pd.DataFrame):
             frame = model_input
         elif isinstance(model_input, dict) and not any(
-            k in model_input for k in ("dataframe_split", "dataframe_records", "instances", "inputs")
+            k in model_input
+            for k in ("dataframe_split", "dataframe_records", "instances", "inputs")
         ):
             frame = pd.DataFrame(model_input)
         else:
@@ -112,9 +113,7 @@ def to_jsonable(predictions: Any) -> list[Any]:
 
     if isinstance(predictions, pd.DataFrame):
         values: Any = predictions.to_dict(orient="records")
-    elif isinstance(predictions, (pd.Series, pd.Index)):
-        values = predictions.tolist()
-    elif isinstance(predictions, np.ndarray):
+    elif isinstance(predictions, (pd.Series, pd.Index, np.ndarray)):
         values = predictions.tolist()
     else:
         values = list(predictions)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -204,10 +205,14 @@ def test_sidebar_shows_the_notebook_and_tags_a_cell(lab: str) -> None:
             page.keyboard.press("Control+Shift+C")
             palette = page.locator(".jp-ModalCommandPalette")
             expect(palette).to_be_visible()
-            palette.locator("input").fill("Handover: tag cell")
-            palette.locator(
-                ".lm-CommandPalette-item", has_text="Handover: tag cell for inference"
-            ).click()
+            palette.locator("input").fill("Handover: tag cell for inference")
+            item = palette.locator(
+                '.lm-CommandPalette-item[data-command="jupyter-handover:tag-cell"]'
+            )
+            # The palette re-renders while the kernel starts (commands change state), so
+            # the item can be detached under a click: Enter runs the active (only) item.
+            expect(item).to_have_class(re.compile(r"\blm-mod-active\b"))
+            palette.locator("input").press("Enter")
             expect(tagged).to_have_text("2")
 
             # Open the panel again (the palette may have moved focus) for the screenshot.

@@ -35,13 +35,30 @@ print(json.dumps({"same": got == examples["outputs"], "n": len(got)}))
 
 def test_run_demo_then_load_in_a_clean_venv(tmp_path: Path, mlflow_server: str) -> None:
     work = tmp_path / "notebooks"
-    shutil.copytree(ROOT / "notebooks", work, ignore=shutil.ignore_patterns(
-        "handover_artifacts", "mlruns", "*.db", "*.out.ipynb"))
+    shutil.copytree(
+        ROOT / "notebooks",
+        work,
+        ignore=shutil.ignore_patterns("handover_artifacts", "mlruns", "*.db", "*.out.ipynb"),
+    )
     env = {**os.environ, "MLFLOW_TRACKING_URI": mlflow_server}
     proc = subprocess.run(
-        [sys.executable, "-m", "jupyter_handover.cli", "run", str(work / "churn.ipynb"),
-         "-p", "n_customers", "800", "-p", "model_name", "churn-e2e"],
-        capture_output=True, text=True, env=env, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "jupyter_handover.cli",
+            "run",
+            str(work / "churn.ipynb"),
+            "-p",
+            "n_customers",
+            "800",
+            "-p",
+            "model_name",
+            "churn-e2e",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     uri = re.search(r"model URI: (\S+)", proc.stdout).group(1)  # type: ignore[union-attr]
@@ -55,12 +72,32 @@ def test_run_demo_then_load_in_a_clean_venv(tmp_path: Path, mlflow_server: str) 
     uv = shutil.which("uv", path=str(BIN)) or shutil.which("uv")
     assert uv, "uv is a dependency of jupyter_handover"
     subprocess.run([uv, "venv", "-q", "-p", sys.executable, str(venv)], check=True)
-    subprocess.run([uv, "pip", "install", "-q", "-p", str(venv / "bin" / "python"), "-r",
-                    str(artifact / "handover" / "requirements.in")], check=True, timeout=600)
+    subprocess.run(
+        [
+            uv,
+            "pip",
+            "install",
+            "-q",
+            "-p",
+            str(venv / "bin" / "python"),
+            "-r",
+            str(artifact / "handover" / "requirements.in"),
+        ],
+        check=True,
+        timeout=600,
+    )
     check = subprocess.run(
-        [str(venv / "bin" / "python"), "-c", LOAD_AND_COMPARE, uri,
-         str(artifact / "handover" / "examples.json")],
-        capture_output=True, text=True, timeout=300, cwd=tmp_path,
+        [
+            str(venv / "bin" / "python"),
+            "-c",
+            LOAD_AND_COMPARE,
+            uri,
+            str(artifact / "handover" / "examples.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
         env={k: v for k, v in env.items() if k != "PYTHONPATH"},
     )
     assert check.returncode == 0, check.stderr[-3000:]
@@ -72,9 +109,20 @@ def test_run_reports_a_failing_notebook(tmp_path: Path) -> None:
     from nbformat.v4 import new_code_cell, new_notebook
 
     nb = tmp_path / "broken.ipynb"
-    nbformat.write(new_notebook(cells=[new_code_cell("%load_ext jupyter_handover"),
-                                       new_code_cell("%handover package --no-log")]), str(nb))
-    proc = subprocess.run([sys.executable, "-m", "jupyter_handover.cli", "run", str(nb)],
-                          capture_output=True, text=True, timeout=300)
+    nbformat.write(
+        new_notebook(
+            cells=[
+                new_code_cell("%load_ext jupyter_handover"),
+                new_code_cell("%handover package --no-log"),
+            ]
+        ),
+        str(nb),
+    )
+    proc = subprocess.run(
+        [sys.executable, "-m", "jupyter_handover.cli", "run", str(nb)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert proc.returncode == 1
     assert "no fitted model found" in proc.stderr
