@@ -89,7 +89,7 @@ export class HandoverView extends Widget {
     const button = document.createElement('button');
     button.className = 'jp-mod-styled jp-mod-accept';
     button.dataset.handover = 'tag-cell';
-    button.textContent = `Toggle “${state.tagName}” on active cell`;
+    button.textContent = 'Tag active cell';
     button.title = this._commands.label(this._tagCommand);
     button.onclick = () => {
       void this._commands.execute(this._tagCommand);

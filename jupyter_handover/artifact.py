@@ -106,18 +106,19 @@ def _split_payload(frame: pd.DataFrame) -> dict[str, Any]:
     return {"columns": list(map(str, frame.columns)), "data": rows["data"]}
 
 
-def _check_picklable(model: Any, target: Path) -> None:
+def _check_picklable(model: Any, target: Path, exported: set[str]) -> None:
+    """Pickle the model; code from ``__main__`` is fine only when a tagged cell defines it."""
     import joblib
 
     from .environment import notebook_defined_classes
 
-    defined = notebook_defined_classes(model)
+    defined = [q for q in notebook_defined_classes(model) if q.split(".")[0] not in exported]
     if defined:
         raise ModelNotPicklableError(
-            "the model uses code defined in the notebook itself ("
+            "the model uses code defined in an untagged notebook cell ("
             + ", ".join(defined)
-            + "), which cannot be unpickled anywhere else: move it into a module of your "
-            "project, or into a cell tagged 'handover' and import it from there"
+            + "), which cannot be unpickled anywhere else: tag the cell that defines it with "
+            "'handover' (or move it into a module of your project)"
         )
     try:
         joblib.dump(model, target)
@@ -241,7 +242,7 @@ def build_artifact_report(
         hdir = staging / HANDOVER_DIR
         hdir.mkdir()
         say("model")
-        _check_picklable(model, hdir / "model.joblib")
+        _check_picklable(model, hdir / "model.joblib", export.defined)
         shutil.copytree(
             RUNTIME_SRC, hdir / "runtime", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
         )

@@ -164,7 +164,14 @@ def cmd_log(args: argparse.Namespace) -> int:
     return 0
 
 
+# Commands that live in their own modules: each exposes ``add_parsers(sub)`` and sets
+# ``func`` on its parsers. A module that does not exist yet is skipped.
+COMMAND_MODULES = ("_cli_env", "_cli_contract", "_cli_verify", "_cli_serve")
+
+
 def build_parser() -> argparse.ArgumentParser:
+    import importlib
+
     parser = argparse.ArgumentParser(
         prog="jupyter handover", description="Carry a notebook model into production."
     )
@@ -199,6 +206,14 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--tracking-uri")
     log.add_argument("--experiment")
     log.set_defaults(func=cmd_log)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"jupyter_handover.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"jupyter_handover.{name}":
+                raise
+            continue
+        module.add_parsers(sub)
     return parser
 
 

@@ -103,6 +103,7 @@ class ExportResult:
     cells: list[TaggedCell] = field(default_factory=list)
     hooks: set[str] = field(default_factory=set)
     imports: list[str] = field(default_factory=list)
+    defined: set[str] = field(default_factory=set)  # top-level names the module binds
 
     @property
     def ok(self) -> bool:
@@ -170,6 +171,7 @@ def export_inference_code(
     analysis = analyse(trees)
     result.imports = sorted(analysis.imports)
     result.hooks = {h for h in HOOKS if h in analysis.bound}
+    result.defined = set(analysis.bound)
     _check(analysis, result, untagged, unparsable_names, tag)
     _check_hooks(analysis, result)
     result.code = _render(result, bodies, trees, tag, notebook_path)

@@ -38,6 +38,17 @@ _METRIC_WORDS = (
 )
 
 
+# Where each subcommand's body lives (one module per area keeps the files small).
+COMMAND_MODULES = {
+    "package": "_magic_commands",
+    "status": "_magic_commands",
+    "cells": "_magic_commands",
+    "contract": "_magic_commands",
+    "env": "_magic_env",
+    "verify": "_magic_verify",
+}
+
+
 class _HelpShown(Exception):
     """argparse printed the help; nothing else to do."""
 
@@ -86,6 +97,17 @@ def build_parser() -> argparse.ArgumentParser:
         )
         s.add_argument("--tag", default="handover", help="cell tag of inference code")
         s.add_argument("--model", help="variable holding the fitted model")
+    v = sub.add_parser("verify", help="replay the golden examples in a clean virtualenv")
+    v.add_argument(
+        "model",
+        nargs="?",
+        help="artifact folder or MLflow URI (default: the last %%handover package of this kernel)",
+    )
+    v.add_argument("--rtol", type=float, default=None, help="relative tolerance for floats")
+    v.add_argument("--atol", type=float, default=None, help="absolute tolerance for floats")
+    sub.choices["env"].add_argument(
+        "artifact", nargs="?", help="compare with this artifact (folder or MLflow URI)"
+    )
     c = sub.add_parser("contract", help="the inferred data contract of a DataFrame")
     c.add_argument("var", help="variable holding a DataFrame")
     c.add_argument("--target", help="target column")
@@ -95,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
             action="store_true",
             help="return application/vnd.jupyter-handover+json for machines (the sidebar panel)",
         )
-        if s.prog.split()[-1] != "contract":
+        if s.prog.split()[-1] not in ("contract", "verify"):
             s.add_argument("--notebook", help="path of this notebook (default: from the kernel)")
     return parser
 
@@ -204,10 +226,11 @@ class HandoverMagics(Magics):
             args = build_parser().parse_args(shlex.split(line))
         except _HelpShown:
             return None
-        from . import _magic_commands as commands
+        import importlib
 
+        module = importlib.import_module(f"jupyter_handover.{COMMAND_MODULES[args.command]}")
         try:
-            handler = getattr(commands, f"run_{args.command}")
+            handler = getattr(module, f"run_{args.command}")
             handler(self, args)
         except HandoverError as exc:
             if args.command == "package":

@@ -119,3 +119,73 @@ def test_undefined_name_blocks_the_build(tmp_path: Path, trained_ns: dict) -> No
     )
     with pytest.raises(ExportError, match="SCALE"):
         build_artifact(trained_ns["model"], trained_ns["X_train"], nb, tmp_path, lock=False)
+
+
+CUSTOM_TAGGED = '''import numpy as np
+from sklearn.base import BaseEstimator, TransformerMixin
+
+
+class Clip(BaseEstimator, TransformerMixin):
+    def __init__(self, high=5.0):
+        self.high = high
+
+    def fit(self, X, y=None):
+        return self
+
+    def transform(self, X):
+        return np.minimum(np.asarray(X, dtype=float), self.high)
+'''
+
+CUSTOM_TRAIN = '''import pandas as pd
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+X_train = pd.DataFrame({"a": [0.5, 1.0, 7.0, 3.0, 9.0, 2.0], "b": [1, 0, 1, 0, 1, 0]})
+y_train = [0, 0, 1, 0, 1, 1]
+model = Pipeline([("clip", Clip(4.0)), ("clf", LogisticRegression())]).fit(X_train, y_train)
+'''
+
+
+def _run_as_main(shell_code: str) -> dict:
+    """Run code the way a notebook does: classes get ``__module__ == '__main__'``."""
+    import types
+
+    main = types.ModuleType("__main__")
+    ns = main.__dict__
+    exec(compile(shell_code, "<notebook>", "exec"), ns)
+    return ns
+
+
+def test_custom_class_from_a_tagged_cell_loads_in_a_fresh_process(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    ns = _run_as_main(CUSTOM_TAGGED + CUSTOM_TRAIN)
+    assert type(ns["model"].steps[0][1]).__module__ == "__main__"
+    nb = write_notebook(tmp_path / "custom.ipynb", tagged=CUSTOM_TAGGED, train=CUSTOM_TRAIN)
+    import __main__
+
+    saved = getattr(__main__, "Clip", None)
+    __main__.Clip = ns["Clip"]  # what IPython's user module provides in a kernel
+    try:
+        path = build_artifact(ns["model"], ns["X_train"], nb, tmp_path, lock=False)
+    finally:
+        if saved is None:
+            del __main__.Clip
+    code = (
+        "import json, sys, mlflow, pandas as pd\n"
+        "m = mlflow.pyfunc.load_model(sys.argv[1])\n"
+        "ex = json.load(open(sys.argv[1] + '/handover/examples.json'))\n"
+        "df = pd.DataFrame(ex['inputs']['data'], columns=ex['inputs']['columns'])\n"
+        "assert [int(v) for v in m.predict(df)] == ex['outputs'], 'predictions differ'\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+def test_custom_class_from_an_untagged_cell_is_an_error(tmp_path: Path) -> None:
+    ns = _run_as_main(CUSTOM_TAGGED + CUSTOM_TRAIN)
+    nb = write_notebook(tmp_path / "custom.ipynb")  # the tagged cell does not define Clip
+    with pytest.raises(ModelNotPicklableError, match="Clip.*tag the cell"):
+        build_artifact(ns["model"], ns["X_train"], nb, tmp_path, lock=False)

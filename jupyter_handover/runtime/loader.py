@@ -52,6 +52,21 @@ def _import_inference(path: Path) -> ModuleType:
     return module
 
 
+def _expose_as_main(module: ModuleType) -> None:
+    """Classes and functions of tagged cells were pickled as ``__main__.<name>`` in the
+    notebook: make those names resolvable before unpickling (never overriding one that the
+    host program's ``__main__`` defines itself)."""
+    main = sys.modules.get("__main__")
+    if main is None:  # pragma: no cover - every interpreter has one
+        return
+    for name, value in vars(module).items():
+        if (
+            isinstance(value, type) or callable(value)
+        ) and getattr(value, "__module__", None) == module.__name__:
+            if not hasattr(main, name):
+                setattr(main, name, value)
+
+
 class HandoverModel:
     """A loaded artifact: the fitted model, its exported inference code and its contract."""
 
@@ -64,8 +79,9 @@ class HandoverModel:
         self.contract = DataContract.from_dict(
             json.loads((self.root / "contract.json").read_text())
         )
-        self.model = joblib.load(self.root / "model.joblib")
         self.inference = _import_inference(self.root / "inference.py")
+        _expose_as_main(self.inference)
+        self.model = joblib.load(self.root / "model.joblib")
 
     def check(self, model_input: Any) -> tuple[Any, list[Violation]]:
         """Validate ``model_input`` and coerce it to the training dtypes; return (frame, warnings).
