@@ -47,7 +47,7 @@ $(LABEXT): $(FRONTEND_SRC) | $(PY)
 # `jupyter labextension list` sees it. No `jupyter labextension develop`: see the
 # editable-install trap in docs/decisions.md.
 $(STAMP): pyproject.toml $(LABEXT) | $(PY)
-	$(UV) pip install -p $(PY) --reinstall-package jupyter_handover -e ".[test]"
+	$(UV) pip install -p $(PY) --reinstall-package jupyter_handover -e ".[test,bench]"
 	touch $@
 
 chromium:
