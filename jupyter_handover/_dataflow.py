@@ -1,10 +1,10 @@
-"""Static analysis of notebook cells: IPython syntax to drop, names bound and names needed.
+"""Static analysis of notebook cells: the names they bind and the names they need.
 
-Pure and private: :mod:`jupyter_handover.export` is the only caller.
+Pure and private: :mod:`jupyter_handover.export` is the only caller. Cells reach it as
+plain Python (:mod:`jupyter_handover._ipython_syntax` has dropped the IPython syntax).
 
-:func:`strip_ipython` comments out what only IPython understands (magics, shell escapes,
-help queries), keeping line numbers. :func:`analyse` then follows Python's scoping rules
-closely enough to never raise a false alarm on ordinary notebook code:
+:func:`analyse` follows Python's scoping rules closely enough to never raise a false alarm
+on ordinary notebook code:
 
 * module-level code (and class bodies, comprehensions, default values and decorators at
   module level) runs at import time, so a name it loads must be bound *earlier* in the
@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import ast
 import builtins
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 #: Names every plain ``python`` process provides. IPython injects ``display``,
@@ -418,147 +416,3 @@ def analyse(cells: list[ast.Module]) -> Analysis:
 def module_bindings(tree: ast.Module) -> set[str]:
     """Every name ``tree`` binds at module level (also through ``global`` in functions)."""
     return analyse([tree]).bound
-
-
-# -- dropping IPython syntax ----------------------------------------------------------
-
-#: Cell magics whose body is ordinary Python that runs in the user namespace: only the
-#: ``%%magic`` line is dropped. Every other cell magic (``%%bash``, ``%%timeit``, ...) is
-#: dropped with its body: the body either is not Python or leaves no trace in the namespace.
-PYTHON_BODY_CELL_MAGICS = frozenset({"capture", "time", "prun", "debug"})
-
-_ASSIGN_MAGIC = re.compile(r"^\s*([A-Za-z_][\w.]*(?:\s*,\s*[A-Za-z_][\w.]*)*)\s*=\s*([!%])")
-_HELP = re.compile(r"^\s*(\?{1,2}\s*[\w.]+|[\w.\[\]()'\"]+\s*\?{1,2})\s*$")
-
-
-@dataclass
-class Stripped:
-    """A cell's code with its IPython-only lines commented out."""
-
-    code: str
-    assigned: set[str] = field(default_factory=set)  # names bound by `x = !cmd` / `x = %m`
-
-
-def _logical_starts(lines: list[str], skip: set[int]) -> Iterator[int]:
-    """Indices of the lines that start a logical Python line (not inside strings/brackets).
-
-    Lines in ``skip`` (already recognised as IPython syntax) are not scanned: a quote in a
-    shell command must not open a string.
-    """
-    depth = 0
-    quote = ""
-    continued = False
-    i = 0
-    while i < len(lines):
-        if not quote and depth == 0 and not continued:
-            yield i
-            if i in skip:  # the caller drops this line (and its continuations) itself
-                while lines[i].rstrip().endswith("\\") and i + 1 < len(lines):
-                    i += 1
-                i += 1
-                continue
-        line = lines[i]
-        continued = False
-        j = 0
-        while j < len(line):
-            ch = line[j]
-            if quote:
-                if ch == "\\":
-                    j += 2
-                    continue
-                if line.startswith(quote, j):
-                    j += len(quote)
-                    quote = ""
-                    continue
-                j += 1
-                continue
-            if ch == "#":
-                break
-            if ch in "\"'":
-                quote = ch * 3 if line.startswith(ch * 3, j) else ch
-                j += len(quote)
-                continue
-            if ch in "([{":
-                depth += 1
-            elif ch in ")]}":
-                depth = max(0, depth - 1)
-            elif ch == "\\" and j == len(line.rstrip("\r\n")) - 1:
-                continued = True
-            j += 1
-        if quote and len(quote) == 1:  # an unterminated one-line string: let ast complain
-            quote = ""
-        i += 1
-
-
-def _ipython_kind(line: str) -> str | None:
-    text = line.strip()
-    if text.startswith("%%"):
-        return "cell magic"
-    if text.startswith("%"):
-        return "line magic"
-    if text.startswith("!"):
-        return "shell command"
-    match = _ASSIGN_MAGIC.match(line)
-    if match and not text.startswith(("#",)) and "==" not in text[: match.end()]:
-        return "shell assignment" if match.group(2) == "!" else "magic assignment"
-    if _HELP.match(line) and not text.startswith("#"):
-        return "help query"
-    return None
-
-
-def strip_ipython(source: str, where: str, warnings: list[str]) -> Stripped:
-    """Comment out IPython-only lines, keeping line numbers; one warning per dropped line.
-
-    ``where`` names the cell in the warnings (``cell [5] 'import pandas as pd'``).
-    """
-    lines = source.splitlines()
-    out = list(lines)
-    result = Stripped(code="")
-
-    def drop(i: int, what: str, note: str = "") -> int:
-        """Comment out line ``i`` and its backslash continuations; return the next index."""
-        line = lines[i]
-        indent = line[: len(line) - len(line.lstrip())]
-        warnings.append(f"{where}: dropped {what} {line.strip()}{note}")
-        out[i] = f"{indent}pass  # (dropped) {line.strip()}" if indent else f"# (dropped) {line}"
-        while lines[i].rstrip().endswith("\\") and i + 1 < len(lines):
-            i += 1
-            out[i] = f"# (dropped) {lines[i]}"
-        return i + 1
-
-    first = next((i for i, line in enumerate(lines) if line.strip()), None)
-    if first is not None and lines[first].lstrip().startswith("%%"):
-        name = (lines[first].strip()[2:].split() or [""])[0]
-        if name in PYTHON_BODY_CELL_MAGICS:
-            drop(first, "cell magic", " (its body is kept as plain Python)")
-            start = first + 1
-        else:
-            warnings.append(
-                f"{where}: dropped cell magic {lines[first].strip()} with its body "
-                f"({_lines(len(lines) - first - 1)})"
-            )
-            return Stripped(code="\n".join(f"# (dropped) {line}" for line in lines) + "\n")
-    else:
-        start = 0
-    candidates = {i for i in range(start, len(lines)) if _ipython_kind(lines[i])}
-    i = start
-    starts = set(_logical_starts(lines[start:], {c - start for c in candidates}))
-    while i < len(lines):
-        kind = _ipython_kind(lines[i]) if (i - start) in starts else None
-        if kind is None:
-            i += 1
-            continue
-        if kind.endswith("assignment"):
-            match = _ASSIGN_MAGIC.match(lines[i])
-            assert match is not None
-            result.assigned |= {t.strip() for t in match.group(1).split(",")}
-            targets = match.group(1).replace(" ", "")
-            i = drop(i, kind, f" ({targets} is no longer assigned)")
-            continue
-        i = drop(i, kind)
-    result.code = "\n".join(out) + ("\n" if out else "")
-    return result
-
-
-def _lines(n: int) -> str:
-    return f"{n} line" if n == 1 else f"{n} lines"

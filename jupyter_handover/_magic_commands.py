@@ -108,6 +108,7 @@ def run_package(magics: HandoverMagics, args: argparse.Namespace) -> None:
                     tracking_uri=uri,
                     experiment=args.experiment,
                     tags={
+                        "handover.notebook_path": str(nb_path),
                         "handover.notebook_sha256": meta["notebook"]["sha256"],
                         "handover.lock_sha256": file_sha256(
                             report.path / "handover" / "requirements.lock"

@@ -1,27 +1,27 @@
 """The kernel's environment: what is installed, and what the inference path needs.
 
 Everything here runs in-process and starts no subprocess: :func:`capture_environment`
-reads ``importlib.metadata``; :func:`minimal_requirements` walks the fitted model's object
-graph and parses the inference code with :mod:`ast`. Locking those requirements against an
-index lives in :mod:`jupyter_handover.lock`.
+reads the installed distributions' metadata folders (see :mod:`._distributions`);
+:func:`minimal_requirements` walks the fitted model's object graph (see :mod:`._model_graph`)
+and parses the inference code with :mod:`ast`. Locking those requirements against an index
+lives in :mod:`jupyter_handover.lock`; comparing environments in :mod:`.envdiff`.
 """
 
 from __future__ import annotations
 
 import ast
-import functools
-import importlib.metadata as metadata
 import os
 import platform
 import re
 import sys
-import types
+import sysconfig
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
+from ._distributions import DistributionIndex, canonical_name, distribution_index
+from ._model_graph import MAX_DEPTH, MAX_NODES, walk_model
 from .errors import EnvironmentCaptureError
 
 __all__ = [
@@ -74,47 +74,59 @@ _NOTEBOOK_ONLY = frozenset(
 
 _SKIPPED_MODULES = frozenset({"builtins", "__main__", "__mp_main__", "__builtin__"})
 
-#: Libraries whose objects are leaves of the walk: their internals are large (arrays, frames,
-#: block managers) and never hold a reference to another library the model needs.
-_LEAF_LIBRARIES = frozenset({"numpy", "pandas", "scipy", "pyarrow", "polars", "torch"})
-
-_ATOMS = (str, bytes, bytearray, int, float, complex, bool, type(None), memoryview, range)
-
-_MAX_DEPTH = 60
-_MAX_NODES = 200_000
-
-
-def canonical_name(name: str) -> str:
-    """The PEP 503 normalised form of a distribution name (``Scikit_Learn`` -> ``scikit-learn``)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
-
 
 # --------------------------------------------------------------------------- snapshot
 
 
 @dataclass(frozen=True)
 class EnvironmentSnapshot:
-    """The interpreter, the platform and every installed distribution of a kernel."""
+    """The interpreter, the platform and every installed distribution of a kernel.
+
+    ``packages`` maps canonical distribution names to exact versions; ``origins`` holds the
+    PEP 610 ``direct_url.json`` of distributions installed from a folder, a VCS or a URL
+    (editable installs among them); ``imported`` maps the top-level modules the process had
+    imported to the distribution that provides them (None: no distribution, e.g. a module
+    beside the notebook).
+    """
 
     python: str
     implementation: str
     platform: str
     machine: str
     packages: dict[str, str] = field(default_factory=dict)
+    abi: str = ""
+    os: str = ""
+    os_release: str = ""
+    libc: str = ""
+    cpu_count: int | None = None
+    memory_bytes: int | None = None
+    origins: dict[str, dict[str, Any]] = field(default_factory=dict)
+    imported: dict[str, str | None] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-safe dictionary (packages sorted by name)."""
         return {
             "python": self.python,
             "implementation": self.implementation,
+            "abi": self.abi,
             "platform": self.platform,
+            "os": self.os,
+            "os_release": self.os_release,
             "machine": self.machine,
+            "libc": self.libc,
+            "cpu_count": self.cpu_count,
+            "memory_bytes": self.memory_bytes,
             "packages": dict(sorted(self.packages.items())),
+            "origins": dict(sorted(self.origins.items())),
+            "imported": dict(sorted(self.imported.items())),
         }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> EnvironmentSnapshot:
-        """The inverse of :meth:`to_dict` (e.g. ``handover/environment.json`` of an artifact)."""
+        """The inverse of :meth:`to_dict` (e.g. ``handover/environment.json`` of an artifact).
+
+        Keys added after an artifact was written are optional, so older files still load.
+        """
         try:
             return cls(
                 python=str(data["python"]),
@@ -124,6 +136,17 @@ class EnvironmentSnapshot:
                 packages={
                     canonical_name(str(k)): str(v) for k, v in dict(data["packages"]).items()
                 },
+                abi=str(data.get("abi", "")),
+                os=str(data.get("os", "")),
+                os_release=str(data.get("os_release", "")),
+                libc=str(data.get("libc", "")),
+                cpu_count=_optional_int(data.get("cpu_count")),
+                memory_bytes=_optional_int(data.get("memory_bytes")),
+                origins={str(k): dict(v) for k, v in dict(data.get("origins") or {}).items()},
+                imported={
+                    str(k): (None if v is None else str(v))
+                    for k, v in dict(data.get("imported") or {}).items()
+                },
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise EnvironmentCaptureError(
@@ -132,185 +155,90 @@ class EnvironmentSnapshot:
             ) from exc
 
 
-def _platform_string() -> str:
+def _optional_int(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _libc() -> str:
+    """``glibc 2.36``, ``musl`` or ``""``: from ``confstr`` or the interpreter's ELF notes."""
+    name, version = platform.libc_ver()
+    return f"{name} {version}".strip()
+
+
+def _platform_string(libc: str) -> str:
     """``platform.platform()`` without its ``uname -p`` subprocess on Linux."""
     if sys.platform.startswith("linux"):
         uname = os.uname()
-        libc, libc_version = platform.libc_ver()
         parts = [uname.sysname, uname.release, uname.machine]
         if libc:
-            parts += ["with", libc + libc_version]
+            parts += ["with", libc.replace(" ", "")]
         text = "-".join(p for p in parts if p)
         return re.sub(r"-+", "-", text.replace(" ", "_"))
     return platform.platform()
 
 
-def _installed_distributions() -> dict[str, str]:
-    packages: dict[str, str] = {}
-    for dist in metadata.distributions():
-        name = dist.metadata["Name"] if dist.metadata is not None else None
-        if not name:
+def _memory_bytes() -> int | None:
+    """Physical memory from ``sysconf`` (POSIX); None where it is not exposed."""
+    try:
+        pages, size = os.sysconf("SC_PHYS_PAGES"), os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
+    return int(pages * size) if pages > 0 and size > 0 else None
+
+
+def _cpu_count() -> int | None:
+    affinity = getattr(os, "sched_getaffinity", None)
+    if affinity is not None:
+        try:
+            return len(affinity(0))
+        except OSError:
+            pass
+    return os.cpu_count()
+
+
+def _imported_modules(index: DistributionIndex) -> dict[str, str | None]:
+    """Top-level modules of ``sys.modules`` (standard library left out) -> distribution."""
+    tops = {name.split(".")[0] for name in list(sys.modules)}
+    out: dict[str, str | None] = {}
+    for top in sorted(tops):
+        if not top or top in _SKIPPED_MODULES or _is_stdlib(top):
             continue
-        # First one wins, as on sys.path: that is the one `import` finds.
-        packages.setdefault(canonical_name(name), dist.version)
-    return packages
+        owner = index.owner(top)
+        if owner is None and (
+            top.startswith("_") or getattr(sys.modules.get(top), "__file__", None) is None
+        ):
+            continue  # private helpers of the interpreter or of an installed package
+        out[top] = owner
+    return out
 
 
 def capture_environment() -> EnvironmentSnapshot:
-    """Describe the running interpreter and every installed distribution, in-process.
+    """Describe the running interpreter, its platform and every installed distribution.
 
-    No ``pip`` (or any other) subprocess is started: versions come from
-    :mod:`importlib.metadata`, names are PEP 503 normalised.
+    In-process: no ``pip`` (or any other) subprocess is started. Versions and PEP 610
+    origins come from the distributions' metadata folders, names are PEP 503 normalised, and
+    the modules imported so far are mapped to the distributions that provide them.
     """
+    index = distribution_index()
+    libc = _libc()
+    uname = os.uname() if hasattr(os, "uname") else None
     return EnvironmentSnapshot(
         python=platform.python_version(),
         implementation=platform.python_implementation(),
-        platform=_platform_string(),
-        machine=platform.machine(),
-        packages=_installed_distributions(),
+        platform=_platform_string(libc),
+        machine=uname.machine if uname is not None else platform.machine(),
+        packages={name: dist.version for name, dist in index.dists.items()},
+        abi=str(sysconfig.get_config_var("SOABI") or sys.implementation.cache_tag or ""),
+        os=uname.sysname if uname is not None else platform.system(),
+        os_release=uname.release if uname is not None else platform.release(),
+        libc=libc,
+        cpu_count=_cpu_count(),
+        memory_bytes=_memory_bytes(),
+        origins={
+            name: dict(dist.origin) for name, dist in index.dists.items() if dist.origin is not None
+        },
+        imported=_imported_modules(index),
     )
-
-
-# --------------------------------------------------------------------------- model walk
-
-
-@dataclass
-class _Walk:
-    modules: set[str] = field(default_factory=set)
-    main_names: set[str] = field(default_factory=set)
-    # id -> object: holding the object keeps its id from being reused by a temporary.
-    visited: dict[int, object] = field(default_factory=dict)
-    truncated: bool = False
-
-
-def _record_module(walk: _Walk, module: object, qualname: str | None) -> None:
-    if not isinstance(module, str) or not module:
-        return
-    if module in ("__main__", "__mp_main__"):
-        if qualname:
-            walk.main_names.add(qualname)
-        return
-    walk.modules.add(module)
-
-
-def _record_class(walk: _Walk, cls: type) -> None:
-    for klass in getattr(cls, "__mro__", (cls,)):
-        if klass is object:
-            continue
-        _record_module(walk, getattr(klass, "__module__", None), klass.__qualname__)
-
-
-def _record_callable(walk: _Walk, obj: object) -> None:
-    """Functions, builtins and ufuncs: the module that defines them (pickled by reference)."""
-    module = getattr(obj, "__module__", None)
-    qualname = str(getattr(obj, "__qualname__", None) or getattr(obj, "__name__", ""))
-    if not isinstance(module, str) or not module:
-        module = _defining_module(obj)
-    _record_module(walk, module, qualname)
-
-
-def _defining_module(obj: object) -> str | None:
-    """The module that exposes ``obj`` under its ``__name__`` (e.g. scipy's ufuncs)."""
-    name = getattr(obj, "__name__", None)
-    if not isinstance(name, str):
-        return None
-    found = [
-        mod_name
-        for mod_name, mod in list(sys.modules.items())
-        if mod is not None and getattr(mod, "__dict__", {}).get(name) is obj
-    ]
-    public = [m for m in found if not any(p.startswith("_") for p in m.split("."))]
-    return min(public or found, key=len, default=None)
-
-
-def _children(obj: object) -> Iterator[object]:
-    if isinstance(obj, dict):
-        for key, value in obj.items():
-            yield key
-            yield value
-        return
-    if isinstance(obj, (list, tuple, set, frozenset)):
-        yield from obj
-        return
-    if isinstance(obj, functools.partial):
-        yield obj.func
-        yield from obj.args
-        yield from obj.keywords.values()
-        return
-    if isinstance(obj, types.MethodType):
-        yield obj.__self__
-        yield obj.__func__
-        return
-    if isinstance(obj, types.FunctionType):
-        # A function pickles by reference: its module is what loading needs. Its defaults
-        # and closure may still hold estimators or functions of other libraries.
-        yield from obj.__defaults__ or ()
-        for cell in obj.__closure__ or ():
-            try:
-                yield cell.cell_contents
-            except ValueError:  # an empty cell
-                continue
-        return
-    if isinstance(obj, (type, types.ModuleType, types.BuiltinFunctionType)):
-        return
-    state = getattr(obj, "__dict__", None)
-    if isinstance(state, dict):
-        yield from state.values()
-    for slot in _slots(type(obj)):
-        try:
-            yield getattr(obj, slot)
-        except AttributeError:
-            continue
-
-
-def _slots(cls: type) -> tuple[str, ...]:
-    names: list[str] = []
-    for klass in cls.__mro__:
-        slots = klass.__dict__.get("__slots__", ())
-        if isinstance(slots, str):
-            slots = (slots,)
-        names.extend(s for s in slots if s not in ("__dict__", "__weakref__"))
-    return tuple(names)
-
-
-def _walk_model(model: object) -> _Walk:
-    walk = _Walk()
-    stack: list[tuple[object, int]] = [(model, 0)]
-    while stack:
-        obj, depth = stack.pop()
-        if isinstance(obj, _ATOMS):
-            continue
-        if id(obj) in walk.visited:
-            continue
-        if len(walk.visited) >= _MAX_NODES:
-            walk.truncated = True
-            break
-        walk.visited[id(obj)] = obj
-
-        if isinstance(obj, types.ModuleType):
-            _record_module(walk, obj.__name__, None)
-            continue
-        if isinstance(obj, type):
-            _record_class(walk, obj)
-            continue
-        if isinstance(obj, (types.FunctionType, types.BuiltinFunctionType)) or (
-            callable(obj) and isinstance(getattr(obj, "__name__", None), str)
-        ):
-            _record_callable(walk, obj)
-        cls = type(obj)
-        _record_class(walk, cls)
-        top = (getattr(cls, "__module__", "") or "").split(".")[0]
-        if top in _LEAF_LIBRARIES and not isinstance(obj, (dict, list, tuple)):
-            continue
-        if depth >= _MAX_DEPTH:
-            walk.truncated = True
-            continue
-        try:
-            children = list(_children(obj))
-        except Exception:  # a custom __getattr__ or property must not break packaging
-            continue
-        stack.extend((child, depth + 1) for child in reversed(children))
-    return walk
 
 
 # --------------------------------------------------------------------------- inference code
@@ -415,54 +343,15 @@ def _is_stdlib(name: str) -> bool:
     return name in sys.stdlib_module_names or name in sys.builtin_module_names
 
 
-def _owner_distribution(module: str, candidates: list[str]) -> str:
-    """Pick the distribution that ships ``module``'s file among several that share its name."""
-    if len(candidates) == 1:
-        return candidates[0]
-    mod = sys.modules.get(module)
-    file = getattr(mod, "__file__", None)
-    if file:
-        target = Path(file).resolve()
-        for name in candidates:
-            try:
-                dist = metadata.distribution(name)
-            except metadata.PackageNotFoundError:
-                continue
-            for entry in dist.files or ():
-                if entry.suffix == target.suffix and entry.name == target.name:
-                    try:
-                        if Path(str(dist.locate_file(entry))).resolve() == target:
-                            return name
-                    except OSError:
-                        continue
-    return sorted(candidates)[0]
-
-
-def _installed_version(distribution: str) -> str | None:
-    try:
-        return metadata.version(distribution)
-    except metadata.PackageNotFoundError:
-        return None
-
-
-def _resolve(
-    modules: set[str], mapping: Mapping[str, list[str]]
-) -> tuple[dict[str, str], list[str]]:
+def _resolve(modules: set[str], index: DistributionIndex) -> tuple[dict[str, str], list[str]]:
     """Map full module names to ``{distribution: version}``; return the unresolved tops."""
     found: dict[str, str] = {}
     unresolved: set[str] = set()
     for module in sorted(modules):
         top = module.split(".")[0]
-        candidates = list(dict.fromkeys(mapping.get(top, [])))
-        if candidates:
-            dist = _owner_distribution(module, candidates)
-        elif _installed_version(top) is not None:
-            dist = top  # e.g. an editable install whose finder hides its top-level names
-        else:
-            unresolved.add(top)
-            continue
-        version = _installed_version(dist)
-        if version is None:
+        dist = index.owner(module)
+        version = index.version(dist) if dist is not None else None
+        if dist is None or version is None:
             unresolved.add(top)
             continue
         found[canonical_name(dist)] = version
@@ -482,11 +371,11 @@ def analyze_requirements(model: object, inference_code: str = "") -> Requirement
     instance ``__dict__`` and ``__slots__`` values, lists, tuples, sets, dicts, partials,
     bound methods and function closures, with a visited set, a depth cap and a node budget.
     """
-    walk = _walk_model(model)
+    walk = walk_model(model)
     if walk.truncated:
         warnings.warn(
             "the model's object graph is larger than jupyter_handover walks "
-            f"(depth {_MAX_DEPTH}, {_MAX_NODES} objects); requirements may be incomplete: "
+            f"(depth {MAX_DEPTH}, {MAX_NODES} objects); requirements may be incomplete: "
             "check them with `%handover env` and verify the artifact",
             RuntimeWarning,
             stacklevel=2,
@@ -498,14 +387,14 @@ def analyze_requirements(model: object, inference_code: str = "") -> Requirement
     )
     model_modules = {m for m in model_modules if m.split(".")[0] not in _NOTEBOOK_ONLY}
 
-    mapping = metadata.packages_distributions()
-    requirements, unresolved = _resolve(model_modules | code_modules, mapping)
+    index = distribution_index()
+    requirements, unresolved = _resolve(model_modules | code_modules, index)
 
     for name in ALWAYS_REQUIRED:
-        version = _installed_version(name)
+        version = index.version(name)
         if version is not None:
             requirements.setdefault(name, version)
-    mlflow_version = _installed_version("mlflow") or _installed_version(MLFLOW_CLIENT)
+    mlflow_version = index.version("mlflow") or index.version(MLFLOW_CLIENT)
     if mlflow_version is not None and "mlflow" not in requirements:
         requirements[MLFLOW_CLIENT] = mlflow_version
     # Never require ourselves: artifacts are self-contained.
@@ -537,4 +426,4 @@ def notebook_defined_classes(model: object) -> list[str]:
     Such objects pickle by reference to the notebook and cannot be loaded anywhere else;
     the packager turns a non-empty answer into an error.
     """
-    return sorted(_walk_model(model).main_names)
+    return sorted(walk_model(model).main_names)

@@ -20,13 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._dataflow import (
-    IPYTHON_ONLY_BUILTINS,
-    Analysis,
-    analyse,
-    module_bindings,
-    strip_ipython,
-)
+from ._dataflow import IPYTHON_ONLY_BUILTINS, Analysis, analyse, module_bindings
+from ._ipython_syntax import import_time_effects, strip_ipython
+from ._secrets import find_secrets
 from .errors import HandoverUsageError, NotebookPathError
 
 __all__ = [
@@ -77,9 +73,9 @@ class ExportProblem:
     """A blocking problem of the exported code; ``str()`` is a message that says how to fix it.
 
     ``kind`` is one of ``undefined-name``, ``get-ipython``, ``no-tagged-cells``,
-    ``syntax-error``, ``reserved-name``. ``defined_in`` lists the untagged cells that bind
-    ``name`` (``{index, execution_count, first_line}``); ``cell`` and ``line`` locate the
-    problem in the tagged code when it has a location.
+    ``syntax-error``, ``reserved-name``, ``secret``. ``defined_in`` lists the untagged cells
+    that bind ``name`` (``{index, execution_count, first_line}``); ``cell`` and ``line``
+    locate the problem in the tagged code when it has a location.
     """
 
     kind: str
@@ -165,9 +161,9 @@ def export_inference_code(
         tree = _parse(stripped.code, cell, result.problems)
         if tree is None:
             unparsable_names |= set(re.findall(r"[A-Za-z_]\w*", stripped.code))
-            tree = ast.Module(body=[], type_ignores=[])
+        _check_cell(cell, stripped.code, tree, result)
         bodies.append(stripped.code)
-        trees.append(tree)
+        trees.append(tree or ast.Module(body=[], type_ignores=[]))
     analysis = analyse(trees)
     result.imports = sorted(analysis.imports)
     result.hooks = {h for h in HOOKS if h in analysis.bound}
@@ -281,6 +277,27 @@ def _parse(code: str, cell: TaggedCell, problems: list[ExportProblem]) -> ast.Mo
 
 
 # -- the checks ------------------------------------------------------------------------
+
+
+def _check_cell(cell: TaggedCell, code: str, tree: ast.Module | None, result: ExportResult) -> None:
+    """Per-cell checks: credentials (problems) and import-time side effects (warnings)."""
+    for found in find_secrets(code, tree):
+        result.problems.append(
+            ExportProblem(
+                "secret",
+                found.name,
+                f'{cell.label} "{cell.first_line}", line {found.line}: {found.what} '
+                f'("{found.masked}") would ship in inference.py — remove it from the code and '
+                f'read it from an environment variable instead: os.environ["{found.env_var}"]',
+                cell=cell.ref(),
+                line=found.line,
+            )
+        )
+    for line, what in import_time_effects(tree) if tree is not None else []:
+        result.warnings.append(
+            f"{_describe(cell)}, line {line}: {what} at import time — it would run in every "
+            "process that imports inference.py; move it into a function (or an untagged cell)"
+        )
 
 
 def _untagged_bindings(untagged: list[TaggedCell]) -> list[tuple[TaggedCell, set[str]]]:

@@ -28,10 +28,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-from .environment import canonical_name
+from ._distributions import canonical_name, distribution_index
 from .errors import EnvironmentCaptureError
 
-__all__ = ["LockResult", "find_lock_tool", "lock_requirements", "non_index_distributions"]
+__all__ = [
+    "LockResult",
+    "find_lock_tool",
+    "lock_requirements",
+    "non_index_advice",
+    "non_index_distributions",
+]
 
 LockTool = Literal["uv", "pip-compile", "fallback"]
 
@@ -116,25 +122,16 @@ def non_index_distributions(packages: Mapping[str, str]) -> dict[str, str]:
     ``direct_url.json`` (editable, VCS, local folder or wheel file) cannot be resolved from
     PyPI-like indexes.
     """
+    index = distribution_index()
     reasons: dict[str, str] = {}
     for name, version in packages.items():
         if "+" in version:
             reasons[name] = f"local version label ({version})"
             continue
-        try:
-            dist = metadata.distribution(name)
-        except (metadata.PackageNotFoundError, ValueError):
+        dist = index.dists.get(canonical_name(name))
+        if dist is None or dist.version != version or dist.origin is None:
             continue
-        if dist.version != version:
-            continue
-        raw = dist.read_text("direct_url.json")
-        if not raw:
-            continue
-        try:
-            info = json.loads(raw)
-        except ValueError:
-            reasons[name] = "installed from a direct URL"
-            continue
+        info = dist.origin
         if info.get("dir_info", {}).get("editable"):
             reasons[name] = "editable install"
         elif "vcs_info" in info:
@@ -144,6 +141,59 @@ def non_index_distributions(packages: Mapping[str, str]) -> dict[str, str]:
         else:
             reasons[name] = "installed from a direct URL"
     return reasons
+
+
+def non_index_advice(name: str, version: str, reason: str) -> str:
+    """What the engineer must do about ``name==version`` that no package index serves."""
+    if reason.startswith("local version label"):
+        public = version.split("+", 1)[0]
+        return (
+            f"a local build ({version}): PyPI serves only {public}. Install it from the index "
+            f"that publishes +{version.split('+', 1)[1]} builds (e.g. pip install "
+            f"--extra-index-url https://download.pytorch.org/whl/cpu for torch +cpu) in "
+            f"production and CI, or pin {name}=={public} in the notebook if that build is "
+            "equivalent, then package again"
+        )
+    if reason == "editable install":
+        return (
+            "an editable install of a local source tree: build a wheel (pip wheel --no-deps "
+            "PATH) and publish it to an index that production can reach, then package again; "
+            "or move the code the model needs into a cell tagged 'handover'"
+        )
+    if reason.startswith("installed from") and reason != "installed from a direct URL":
+        if "local" not in reason:
+            return (
+                f"{reason} (no index release): publish a release to an index production can "
+                f"reach and install {name}=={version} from it, then package again"
+            )
+        return (
+            "a local wheel or folder: publish it to an index that production can reach "
+            "(or ship the wheel with the artifact and install it with --find-links), then "
+            "package again"
+        )
+    return (
+        "installed from a URL: publish it to an index that production can reach, then package "
+        "again"
+    )
+
+
+def _non_index_report(
+    skipped: Mapping[str, str], versions: Mapping[str, str], needed: set[str]
+) -> str:
+    """The lines of the lock message about distributions that no index serves."""
+    if not skipped:
+        return ""
+    lines = []
+    ignorable = sorted(n for n in skipped if n not in needed)
+    for name in sorted(n for n in skipped if n in needed):
+        advice = non_index_advice(name, versions[name], skipped[name])
+        lines.append(f"\n- NEEDED BY THE MODEL, NOT ON AN INDEX: {name}=={versions[name]}: {advice}")
+    if ignorable:
+        lines.append(
+            "\n- not on an index but not needed by the model (left out of the lock, nothing "
+            "to do): " + ", ".join(f"{n}=={versions[n]} ({skipped[n]})" for n in ignorable)
+        )
+    return "".join(lines)
 
 
 def _normalise(packages: Mapping[str, str], what: str) -> dict[str, str]:

@@ -170,3 +170,119 @@ def download_model(model_uri: str, dst: Path | None = None) -> Path:
             "MLFLOW_TRACKING_URI and that the model name, version or alias exists"
         ) from exc
     return Path(local)
+
+
+# --------------------------------------------------------------------------- verification
+
+VERIFIED_TAG = "handover.verified"
+VERIFY_ARTIFACT = "handover_verify.json"
+
+
+@dataclass(frozen=True)
+class ModelTarget:
+    """The registered version (when there is one) and the run behind a model URI."""
+
+    run_id: str
+    name: str | None = None
+    version: str | None = None
+
+
+def _model_target(client: Any, model_uri: str) -> ModelTarget:
+    """Resolve ``models:/NAME/VERSION``, ``models:/NAME@ALIAS`` or ``runs:/RUN/...``."""
+    if model_uri.startswith("runs:/"):
+        return ModelTarget(run_id=model_uri[len("runs:/") :].split("/", 1)[0])
+    if not model_uri.startswith("models:/"):
+        raise TrackingError(
+            f"{model_uri} is not a registered model or run URI: verification state is kept "
+            "on MLflow runs (use models:/NAME/VERSION, models:/NAME@ALIAS or runs:/RUN/PATH)"
+        )
+    rest = model_uri[len("models:/") :].strip("/")
+    if "@" in rest:
+        name, alias = rest.split("@", 1)
+        mv = client.get_model_version_by_alias(name, alias)
+    elif "/" in rest:
+        name, version = rest.rsplit("/", 1)
+        if version.isdigit():
+            mv = client.get_model_version(name, version)
+        else:  # models:/NAME/latest or a stage
+            found = client.get_latest_versions(name, stages=None if version == "latest" else [version])
+            if not found:
+                raise TrackingError(f"{model_uri}: no such model version")
+            mv = max(found, key=lambda v: int(v.version))
+    else:
+        raise TrackingError(
+            f"{model_uri} names no version: use models:/NAME/VERSION or models:/NAME@ALIAS"
+        )
+    run_id = mv.run_id
+    if not run_id and getattr(mv, "model_id", None):
+        run_id = client.get_logged_model(mv.model_id).source_run_id
+    if not run_id:
+        raise TrackingError(f"{model_uri} has no MLflow run to record on")
+    return ModelTarget(run_id=run_id, name=mv.name, version=str(mv.version))
+
+
+def record_verification(model_uri: str, status: str, report: dict[str, Any]) -> dict[str, Any]:
+    """Set ``handover.verified=status`` on the run (and the model version) of ``model_uri``
+    and log ``report`` as the run artifact ``handover_verify.json``; returns where."""
+    from mlflow import MlflowClient
+
+    try:
+        client = MlflowClient()
+        target = _model_target(client, model_uri)
+        tags = {
+            VERIFIED_TAG: status,
+            "handover.verified_at": str(report.get("verified_at", "")),
+            "handover.env_digest": str(report.get("env_digest") or ""),
+        }
+        for key, value in tags.items():
+            client.set_tag(target.run_id, key, value)
+            if target.name and target.version:
+                client.set_model_version_tag(target.name, target.version, key, value)
+        client.log_text(target.run_id, json.dumps(report, indent=2, default=str), VERIFY_ARTIFACT)
+    except TrackingError:
+        raise
+    except Exception as exc:  # MlflowException, requests errors
+        raise TrackingError(
+            f"cannot record the verification on {model_uri} ({type(exc).__name__}: {exc})"
+        ) from exc
+    return {
+        "run_id": target.run_id,
+        "name": target.name,
+        "version": target.version,
+        "tag": f"{VERIFIED_TAG}={status}",
+        "artifact": VERIFY_ARTIFACT,
+    }
+
+
+def verification_state(model_uri: str) -> tuple[ModelTarget, str]:
+    """The registered version behind ``model_uri`` and its latest verification state:
+    ``passed``, ``failed`` or ``not-run`` (the version's tag, else its run's tag)."""
+    from mlflow import MlflowClient
+
+    try:
+        client = MlflowClient()
+        target = _model_target(client, model_uri)
+        state = None
+        if target.name and target.version:
+            state = client.get_model_version(target.name, target.version).tags.get(VERIFIED_TAG)
+        if state is None:
+            state = client.get_run(target.run_id).data.tags.get(VERIFIED_TAG)
+    except TrackingError:
+        raise
+    except Exception as exc:
+        raise TrackingError(
+            f"cannot read the verification state of {model_uri} ({type(exc).__name__}: {exc})"
+        ) from exc
+    return target, str(state or "not-run")
+
+
+def set_alias(name: str, alias: str, version: str) -> None:
+    """Point the registered model alias ``name@alias`` at ``version``."""
+    from mlflow import MlflowClient
+
+    try:
+        MlflowClient().set_registered_model_alias(name, alias, version)
+    except Exception as exc:
+        raise TrackingError(
+            f"cannot set the alias {name}@{alias} ({type(exc).__name__}: {exc})"
+        ) from exc

@@ -15,13 +15,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-INTEGER, FLOAT, BOOL, STRING, CATEGORY, DATETIME, OBJECT = (
+INTEGER, FLOAT, BOOL, STRING, CATEGORY, DATETIME, TIMEDELTA, OBJECT = (
     "integer",
     "float",
     "bool",
     "string",
     "category",
     "datetime",
+    "timedelta",
     "object",
 )
 
@@ -32,6 +33,7 @@ _INT_TYPES = (int, np.integer)
 _FLOAT_TYPES = (float, np.floating)
 _BOOL_TYPES = (bool, np.bool_)
 _DT_TYPES = (pd.Timestamp, _dt.datetime, _dt.date, np.datetime64)
+_TD_TYPES = (pd.Timedelta, _dt.timedelta, np.timedelta64)
 
 
 def dtype_kind(dtype: str) -> str:
@@ -44,6 +46,8 @@ def dtype_kind(dtype: str) -> str:
         return CATEGORY
     if dtype.startswith("datetime64"):
         return DATETIME
+    if dtype.startswith("timedelta64"):
+        return TIMEDELTA
     low = dtype.lower()
     if low.startswith(("int", "uint")):
         return INTEGER
@@ -66,6 +70,8 @@ def json_safe(value: Any) -> Any:
         value = pd.Timestamp(value)
     if isinstance(value, (pd.Timestamp, _dt.datetime, _dt.date)):
         return None if pd.isna(value) else value.isoformat()
+    if isinstance(value, _TD_TYPES):
+        return None if pd.isna(value) else pd.Timedelta(value).isoformat()
     if isinstance(value, Mapping):
         return {str(k): json_safe(v) for k, v in value.items()}
     if isinstance(value, (list, tuple, np.ndarray)):
@@ -88,6 +94,8 @@ def describe_value(value: Any) -> str:
         return f"float {float(value)!r}"
     if isinstance(value, _DT_TYPES):
         return f"datetime {pd.Timestamp(value).isoformat()}"
+    if isinstance(value, _TD_TYPES):
+        return f"timedelta {pd.Timedelta(value).isoformat()}"
     text = repr(value)
     return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
 
@@ -117,6 +125,7 @@ _INFERRED_OK = {
     BOOL: {"boolean", "empty"},
     STRING: {"string", "empty"},
     DATETIME: {"datetime", "datetime64", "date", "empty"},
+    TIMEDELTA: {"timedelta", "timedelta64", "empty"},
 }
 
 
@@ -137,6 +146,8 @@ def _object_type_ok(kind: str, series: pd.Series) -> Any:
         return _object_mask(values, _BOOL_TYPES)
     if kind == STRING:
         return _object_mask(values, (str,))
+    if kind == TIMEDELTA:
+        return np.asarray(parse_timedeltas(series).notna().to_numpy(), dtype=bool)
     return np.asarray(parse_datetimes(series).notna().to_numpy(), dtype=bool)
 
 
@@ -164,6 +175,18 @@ def parse_datetimes(series: pd.Series) -> pd.Series:
     return parsed.dt.tz_localize(None)
 
 
+def parse_timedeltas(series: pd.Series) -> pd.Series:
+    """Durations of ``series`` (timedelta64, timedelta objects or text such as ``"P1DT2H"``
+    and ``"1 days 02:00:00"``); NaT where a cell is none of these."""
+    if pd.api.types.is_timedelta64_dtype(series.dtype):
+        return series
+    if is_object(series.dtype):
+        series = series.where(_object_mask(series.to_numpy(), (str, *_TD_TYPES)))
+    elif not isinstance(series.dtype, pd.StringDtype):
+        return pd.Series(pd.NaT, index=series.index, dtype="timedelta64[ns]")
+    return pd.to_timedelta(series.astype(object), errors="coerce")
+
+
 def type_ok(kind: str, series: pd.Series) -> Any:
     """Boolean array: does each cell have a type the column ``kind`` accepts (nulls: anything)."""
     dt = series.dtype
@@ -189,6 +212,8 @@ def type_ok(kind: str, series: pd.Series) -> Any:
         return np.full(n, pd.api.types.is_bool_dtype(dt), dtype=bool)
     if kind == STRING:
         return np.full(n, isinstance(dt, pd.StringDtype), dtype=bool)
+    if kind == TIMEDELTA:
+        return np.asarray(parse_timedeltas(series).notna().to_numpy(), dtype=bool)
     if pd.api.types.is_datetime64_any_dtype(dt):
         return np.ones(n, dtype=bool)
     return np.asarray(parse_datetimes(series).notna().to_numpy(), dtype=bool)
@@ -254,15 +279,18 @@ def check_column(
             "error",
         )
     low, high = bounds
-    if (low is not None or high is not None) and kind in (INTEGER, FLOAT, DATETIME):
+    if (low is not None or high is not None) and kind in (INTEGER, FLOAT, DATETIME, TIMEDELTA):
         policy = policies.get("out_of_range", "warn")
         severity = "error" if policy == "reject" else "warning"
         low_text, high_text = _show(low), _show(high)
         if kind == DATETIME:
             stamps = parse_datetimes(series).where(usable)
-            values: Any = stamps
             below = stamps < _utc_naive(low) if low is not None else None
             above = stamps > _utc_naive(high) if high is not None else None
+        elif kind == TIMEDELTA:
+            spans = parse_timedeltas(series).where(usable)
+            below = spans < pd.Timedelta(low) if low is not None else None
+            above = spans > pd.Timedelta(high) if high is not None else None
         else:
             values = _numbers(series, usable)
             with np.errstate(invalid="ignore"):
@@ -293,7 +321,11 @@ def _utc_naive(iso: Any) -> pd.Timestamp:
 
 
 def coerce_series(
-    dtype: str, pandas_dtype: str | None, categories: Sequence[Any] | None, series: pd.Series
+    dtype: str,
+    pandas_dtype: str | None,
+    categories: Sequence[Any] | None,
+    series: pd.Series,
+    ordered: bool = False,
 ) -> pd.Series:
     """``series`` converted to the training dtype (raises ValueError when it cannot be)."""
     kind = dtype_kind(dtype)
@@ -307,13 +339,15 @@ def coerce_series(
             return series.astype(_known_dtype(target, dtype))
         if kind == CATEGORY:
             if categories is not None:
-                return series.astype(pd.CategoricalDtype(list(categories)))
-            return series.astype("category")
+                return series.astype(pd.CategoricalDtype(list(categories), ordered=ordered))
+            return series.astype(pd.CategoricalDtype(ordered=ordered))
         if kind == DATETIME:
             parsed = pd.to_datetime(series, utc=True, format="ISO8601")
             tz = getattr(pd.api.types.pandas_dtype(target), "tz", None)
             parsed = parsed.dt.tz_convert(tz) if tz is not None else parsed.dt.tz_localize(None)
             return parsed.astype(_known_dtype(target, dtype))
+        if kind == TIMEDELTA:
+            return pd.to_timedelta(series.astype(object)).astype(_known_dtype(target, dtype))
         if kind == OBJECT:
             return series
         if target == "object":  # strings kept as Python objects, nulls as None

@@ -22,6 +22,7 @@ from ._contract_checks import (
     FLOAT,
     INTEGER,
     STRING,
+    TIMEDELTA,
     check_column,
     coerce_series,
     dtype_kind,
@@ -83,6 +84,8 @@ class ColumnSpec:
     categories: list[Any] | None = None
     baseline: dict[str, Any] | None = None
     pandas_dtype: str | None = None
+    ordered: bool = False
+    mixed_types: list[str] | None = None
 
     @property
     def kind(self) -> str:
@@ -150,6 +153,8 @@ class DataContract:
         return frame_from_payload(payload, self.column_names)
 
     def _frame(self, data: Any) -> pd.DataFrame:
+        if isinstance(data, np.ndarray) and data.ndim == 2 and data.shape[1] == len(self.columns):
+            data = pd.DataFrame(data, columns=self.column_names)
         frame = data if isinstance(data, pd.DataFrame) else self.frame_from_payload(data)
         if not all(isinstance(c, str) for c in frame.columns):
             frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
@@ -225,7 +230,7 @@ class DataContract:
         return pd.DataFrame(
             {
                 spec.name: coerce_series(
-                    spec.dtype, spec.pandas_dtype, spec.categories, frame[spec.name]
+                    spec.dtype, spec.pandas_dtype, spec.categories, frame[spec.name], spec.ordered
                 )
                 for spec in self.columns
             },
@@ -287,6 +292,9 @@ class DataContract:
                 schema["format"] = "date-time"
             else:  # naive: RFC 3339 needs an offset, so ISO 8601 text with or without one
                 schema["pattern"] = _ISO_DATETIME
+        elif kind == TIMEDELTA:
+            json_type = "string"
+            schema["description"] += " (ISO 8601 duration such as P1DT2H, or 1 days 02:00:00)"
         elif kind == CATEGORY and spec.categories:
             types = {type(c) for c in spec.categories}
             json_type = "string" if types == {str} else None
