@@ -21,7 +21,11 @@ from pathlib import Path
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+import warnings  # noqa: E402
+
 import mlflow  # noqa: E402
+
+warnings.filterwarnings("ignore")
 import mlflow.sklearn  # noqa: E402
 from handover_fixtures import TAGGED_CODE, TRAIN_CODE, write_notebook  # noqa: E402
 
@@ -59,6 +63,7 @@ def main() -> None:
                 name="model",
                 input_example=ns["preprocess"](frame.head(5)),
                 registered_model_name=f"theirs{i}",
+                serialization_format="cloudpickle",
             )
         theirs.append(time.perf_counter() - t)
     o, m = statistics.median(ours), statistics.median(theirs)

@@ -151,35 +151,16 @@ def build_artifact(
     out_dir: str | Path,
     target: str | None = None,
     name: str | None = None,
-    *,
-    examples: int = 20,
-    tag: str = "handover",
-    lock: bool = True,
-    notebook_predict: Callable[[Any, pd.DataFrame], Any] | None = None,
-    metrics: dict[str, float] | None = None,
-    params: dict[str, Any] | None = None,
-    progress: Callable[[str], None] | None = None,
+    **options: Any,
 ) -> Path:
     """Build the handover artifact and return its directory (``out_dir/name``).
 
-    ``notebook_predict`` computes the golden outputs the notebook's way (the kernel's own
-    hooks); without it they come from the exported code. See :func:`build_artifact_report`
-    for the full report.
+    ``options`` are the keyword options of :func:`build_artifact_report` (``examples``,
+    ``tag``, ``lock``, ``notebook_predict``, ``metrics``, ``params``, ``progress``,
+    ``extra_requirements``), which also returns the full :class:`BuildReport`.
     """
     return build_artifact_report(
-        model,
-        train_df,
-        notebook_path,
-        out_dir,
-        target=target,
-        name=name,
-        examples=examples,
-        tag=tag,
-        lock=lock,
-        notebook_predict=notebook_predict,
-        metrics=metrics,
-        params=params,
-        progress=progress,
+        model, train_df, notebook_path, out_dir, target=target, name=name, **options
     ).path
 
 
@@ -200,7 +181,11 @@ def build_artifact_report(
     progress: Callable[[str], None] | None = None,
     extra_requirements: dict[str, str] | None = None,
 ) -> BuildReport:
-    """Like :func:`build_artifact`, returning a :class:`BuildReport`."""
+    """Like :func:`build_artifact`, returning a :class:`BuildReport`.
+
+    ``notebook_predict`` computes the golden outputs the notebook's way (the kernel's own
+    hooks); without it they come from the exported code.
+    """
     import time
 
     say = progress or (lambda _step: None)
