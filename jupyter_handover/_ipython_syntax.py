@@ -181,6 +181,11 @@ PURE_CALLS = frozenset(
     | {"pathlib.Path", "os.environ.get", "os.getenv", "getenv", "np.dtype", "numpy.dtype"}
     | {"datetime.date", "datetime.timedelta", "timedelta", "Decimal", "decimal.Decimal"}
 )
+#: Methods of str/dict/list that only compute a value: ``name.upper()``, ``d.items()``.
+_PURE_METHODS = frozenset(
+    {"upper", "lower", "strip", "lstrip", "rstrip", "replace", "split", "join", "format"}
+    | {"startswith", "endswith", "title", "casefold", "copy", "keys", "values", "items"}
+)
 _EFFECT_HINTS = (
     (re.compile(r"(^|\.)(read_\w+|open|load|loadtxt|load_\w+)$"), "reads a file"),
     (re.compile(r"(^|\.)(fit|fit_\w+|train|partial_fit|compile)$"), "trains"),
@@ -213,7 +218,8 @@ def _first_effect(nodes: list[ast.AST]) -> tuple[int, str] | None:
             on_literal = isinstance(sub.func, ast.Attribute) and isinstance(
                 sub.func.value, ast.Constant
             )  # "-".join(...), "{}".format(...)
-            if name not in PURE_CALLS and not on_literal:
+            pure_method = isinstance(sub.func, ast.Attribute) and sub.func.attr in _PURE_METHODS
+            if name not in PURE_CALLS and not on_literal and not pure_method:
                 hint = next((h for rx, h in _EFFECT_HINTS if name and rx.search(name)), "")
                 label = f"calls {name or 'a function'}()" + (f" ({hint})" if hint else "")
                 return sub.lineno, label

@@ -20,9 +20,9 @@ from __future__ import annotations
 
 import ast
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-__all__ = ["SecretFinding", "find_secrets"]
+__all__ = ["SecretFinding", "find_secrets", "redact"]
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class SecretFinding:
     masked: str  #: the value with its secret part replaced by ``****``
     env_var: str  #: the environment variable name to suggest
     name: str | None = None  #: the name the value is assigned to, when there is one
+    value: str = field(default="", repr=False, compare=False)  #: for :func:`redact` only
 
 
 # (description, pattern, number of leading characters that may be shown, suggested variable)
@@ -98,15 +99,15 @@ def _pattern_findings(source: str) -> list[SecretFinding]:
     for number, line in enumerate(source.splitlines(), start=1):
         for what, pattern, shown, env_var in _PATTERNS:
             for match in pattern.finditer(line):
-                found.append(SecretFinding(number, what, _mask(match.group(), shown), env_var))
+                value = match.group()
+                found.append(SecretFinding(number, what, _mask(value, shown), env_var, None, value))
         for match in _CONNECTION.finditer(line):
             scheme, user, password, host = match.groups()
             if _is_placeholder(password):
                 continue
             masked = f"{scheme}{user}:****@{host}"
-            found.append(
-                SecretFinding(number, "a connection string with a password", masked, "DATABASE_URL")
-            )
+            what = "a connection string with a password"
+            found.append(SecretFinding(number, what, masked, "DATABASE_URL", None, password))
     return found
 
 
@@ -146,10 +147,10 @@ def _named_values(tree: ast.AST) -> list[tuple[str, ast.Constant]]:
         elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             args = node.args
             positional = [*args.posonlyargs, *args.args]
-            defaults = list(
-                zip(positional[len(positional) - len(args.defaults) :], args.defaults, strict=True)
-            )
-            defaults += list(zip(args.kwonlyargs, args.kw_defaults, strict=True))
+            defaults: list[tuple[ast.arg, ast.expr | None]] = []
+            with_default = positional[len(positional) - len(args.defaults) :]
+            defaults += zip(with_default, args.defaults, strict=True)
+            defaults += zip(args.kwonlyargs, args.kw_defaults, strict=True)
             pairs += [(a.arg, d) for a, d in defaults]
     out = []
     for target, value in pairs:
@@ -183,7 +184,16 @@ def find_secrets(source: str, tree: ast.Module | None) -> list[SecretFinding]:
                 "****",
                 re.sub(r"\W", "_", name).upper(),
                 name=name,
+                value=str(literal.value),
             )
         )
     unique = {(f.line, f.what): f for f in found}
     return sorted(unique.values(), key=lambda f: f.line)
+
+
+def redact(text: str, findings: list[SecretFinding]) -> str:
+    """``text`` with every value of ``findings`` replaced by ``****`` (for messages)."""
+    for found in findings:
+        if found.value:
+            text = text.replace(found.value, "****")
+    return text

@@ -22,7 +22,7 @@ from typing import Any
 
 from ._dataflow import IPYTHON_ONLY_BUILTINS, Analysis, analyse, module_bindings
 from ._ipython_syntax import import_time_effects, strip_ipython
-from ._secrets import find_secrets
+from ._secrets import SecretFinding, find_secrets, redact
 from .errors import HandoverUsageError, NotebookPathError
 
 __all__ = [
@@ -156,12 +156,13 @@ def export_inference_code(
     bodies: list[str] = []
     trees: list[ast.Module] = []
     unparsable_names: set[str] = set()
+    secrets: list[SecretFinding] = []
     for cell in tagged:
         stripped = strip_ipython(cell.source, _describe(cell), result.warnings)
         tree = _parse(stripped.code, cell, result.problems)
         if tree is None:
             unparsable_names |= set(re.findall(r"[A-Za-z_]\w*", stripped.code))
-        _check_cell(cell, stripped.code, tree, result)
+        secrets += _check_cell(cell, stripped.code, tree, result)
         bodies.append(stripped.code)
         trees.append(tree or ast.Module(body=[], type_ignores=[]))
     analysis = analyse(trees)
@@ -171,6 +172,8 @@ def export_inference_code(
     _check(analysis, result, untagged, unparsable_names, tag)
     _check_hooks(analysis, result)
     result.code = _render(result, bodies, trees, tag, notebook_path)
+    if secrets:
+        _redact(result, secrets)
     return result
 
 
@@ -279,9 +282,12 @@ def _parse(code: str, cell: TaggedCell, problems: list[ExportProblem]) -> ast.Mo
 # -- the checks ------------------------------------------------------------------------
 
 
-def _check_cell(cell: TaggedCell, code: str, tree: ast.Module | None, result: ExportResult) -> None:
+def _check_cell(
+    cell: TaggedCell, code: str, tree: ast.Module | None, result: ExportResult
+) -> list[SecretFinding]:
     """Per-cell checks: credentials (problems) and import-time side effects (warnings)."""
-    for found in find_secrets(code, tree):
+    findings = find_secrets(code, tree)
+    for found in findings:
         result.problems.append(
             ExportProblem(
                 "secret",
@@ -298,6 +304,23 @@ def _check_cell(cell: TaggedCell, code: str, tree: ast.Module | None, result: Ex
             f"{_describe(cell)}, line {line}: {what} at import time — it would run in every "
             "process that imports inference.py; move it into a function (or an untagged cell)"
         )
+    return findings
+
+
+def _redact(result: ExportResult, findings: list[SecretFinding]) -> None:
+    """Never repeat a credential: a cell's first line quoted in a message may hold one."""
+    result.warnings = [redact(w, findings) for w in result.warnings]
+    result.problems = [
+        dataclasses.replace(
+            p,
+            message=redact(p.message, findings),
+            cell=p.cell and {**p.cell, "first_line": redact(p.cell["first_line"], findings)},
+            defined_in=[
+                {**d, "first_line": redact(d["first_line"], findings)} for d in p.defined_in
+            ],
+        )
+        for p in result.problems
+    ]
 
 
 def _untagged_bindings(untagged: list[TaggedCell]) -> list[tuple[TaggedCell, set[str]]]:
