@@ -8,6 +8,7 @@ A contract is inferred in the notebook by ``jupyter_handover.contract.infer_cont
 from __future__ import annotations
 
 import dataclasses
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,7 +29,7 @@ from ._contract_checks import (
     dtype_kind,
     json_safe,
 )
-from ._payload import frame_from_payload
+from ._payload import ColumnChecker, Fallback, fast_check, frame_from_payload
 
 __all__ = [
     "DEFAULT_POLICIES",
@@ -160,6 +161,44 @@ class DataContract:
             frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
         return frame
 
+    @functools.cached_property
+    def _checkers(self) -> list[ColumnChecker] | None:
+        """Per-column checkers of the fast path; None when a column needs the frame path."""
+        try:
+            return [ColumnChecker(s, self.policies, i) for i, s in enumerate(self.columns)]
+        except Fallback:
+            return None
+
+    def _fast(
+        self, data: Any, build: bool = True
+    ) -> tuple[pd.DataFrame | None, list[Violation]] | None:
+        checkers = self._checkers
+        if checkers is None or isinstance(data, (pd.DataFrame, np.ndarray)):
+            return None
+        try:
+            frame, found = fast_check(checkers, data, build)
+        except Fallback:
+            return None
+        return frame, [Violation(*f) for f in found]
+
+    def check_payload(self, data: Any) -> tuple[pd.DataFrame | None, list[Violation]]:
+        """Validate and coerce in one call: ``(frame, violations)``.
+
+        ``frame`` holds the training columns with training dtypes, or is None when a
+        violation has severity ``"error"``; ``violations`` is what :meth:`validate` returns.
+        Plain JSON payloads (decoded or text) take a pure-Python path without an
+        intermediate DataFrame; anything else goes through :meth:`validate` and
+        :meth:`coerce`. Raises :class:`ValueError` on a malformed payload.
+        """
+        fast = self._fast(data)
+        if fast is not None:
+            return fast
+        frame = self._frame(data)
+        found = self.validate(frame)
+        if any(v.severity == "error" for v in found):
+            return None, found
+        return self.coerce(frame), found
+
     def validate(self, data: Any) -> list[Violation]:
         """Every violation of ``data`` (DataFrame, records, or MLflow scoring payload).
 
@@ -167,6 +206,9 @@ class DataContract:
         problems ordered by row and training column order. An empty list means valid;
         severity ``"warning"`` marks problems the policies only warn about.
         """
+        fast = self._fast(data, build=False)
+        if fast is not None:
+            return fast[1]
         frame = self._frame(data)
         whole: list[Violation] = []
         cells: list[Violation] = []

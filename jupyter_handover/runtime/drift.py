@@ -22,16 +22,19 @@ import pandas as pd
 __all__ = ["EPSILON", "column_psi", "drift_band", "histogram_counts", "psi", "to_numbers"]
 
 EPSILON = 1e-4
-_CHUNK = 1 << 16
+_CHUNK = 1 << 18
 _SECONDS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 
 
-def histogram_counts(values: np.ndarray, low: float, high: float, bins: int = 10) -> np.ndarray:
-    """Counts of the finite ``values`` in ``bins`` equal bins from ``low`` to ``high``.
+def histogram_counts(
+    values: np.ndarray, low: float, high: float, bins: int = 10, *, all_finite: bool = False
+) -> np.ndarray:
+    """Counts of the non-NaN ``values`` in ``bins`` equal bins from ``low`` to ``high``.
 
     Bin ``i`` holds ``low + i * width <= x < low + (i + 1) * width``; values below ``low``
-    count in the first bin and values from ``high`` up in the last. NaN and infinities are
-    left out. Works in chunks, so extra memory stays small whatever the length.
+    (-inf too) count in the first bin and values from ``high`` up (+inf too) in the last.
+    NaN is left out (``all_finite=True`` promises there is none and skips that check).
+    Works in chunks, so extra memory stays small whatever the length.
     """
     if not high > low:
         low, high = low - 0.5, high + 0.5
@@ -43,11 +46,11 @@ def histogram_counts(values: np.ndarray, low: float, high: float, bins: int = 10
         chunk = np.asarray(values[start : start + _CHUNK], dtype=np.float64)
         position = chunk * scale
         position += offset
-        np.floor(position, out=position)
-        keep = np.isfinite(position) & np.isfinite(chunk)
-        position = position[keep]
+        # clipped to [0, bins - 1] first, truncation to int is the floor
         np.clip(position, 0, bins - 1, out=position)
-        counts += np.bincount(position.astype(np.intp), minlength=bins)
+        if not all_finite:  # NaN goes to an extra bin that is dropped
+            np.copyto(position, bins, where=np.isnan(position))
+        counts += np.bincount(position.astype(np.intp), minlength=bins + 1)[:bins]
     return counts
 
 
@@ -56,12 +59,13 @@ def to_numbers(series: pd.Series) -> np.ndarray:
     as seconds, ISO strings parsed for datetime columns. A float64 column is not copied."""
     dtype = series.dtype
     if isinstance(dtype, np.dtype) and dtype.kind == "f" and dtype.itemsize == 8:
-        return series.to_numpy()
+        return np.asarray(series.to_numpy(), dtype=np.float64)
     if pd.api.types.is_datetime64_any_dtype(dtype) or pd.api.types.is_timedelta64_dtype(dtype):
         return _time_seconds(series)
     if pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
-        return series.to_numpy(dtype=np.float64, na_value=np.nan)
-    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+        return np.asarray(series.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
+    numbers = pd.to_numeric(series, errors="coerce")
+    return np.asarray(numbers.to_numpy(dtype=np.float64, na_value=np.nan), dtype=np.float64)
 
 
 def _time_seconds(series: pd.Series) -> np.ndarray:
@@ -72,7 +76,7 @@ def _time_seconds(series: pd.Series) -> np.ndarray:
     out = raw.view(np.int64).astype(np.float64)
     out[np.isnat(raw)] = np.nan
     out *= _SECONDS.get(unit, 1.0)
-    return out
+    return np.asarray(out, dtype=np.float64)
 
 
 def _index(psi_terms: tuple[np.ndarray, np.ndarray]) -> float:

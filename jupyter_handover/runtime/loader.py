@@ -20,6 +20,9 @@ from .contract import DataContract, Violation
 __all__ = ["ContractViolationError", "HandoverModel", "load", "to_jsonable", "_load_pyfunc"]
 
 
+_SCORING_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
+
+
 class ContractViolationError(ValueError):
     """The input breaks the artifact's data contract; ``violations`` lists every problem."""
 
@@ -60,11 +63,9 @@ def _expose_as_main(module: ModuleType) -> None:
     if main is None:  # pragma: no cover - every interpreter has one
         return
     for name, value in vars(module).items():
-        if (
-            isinstance(value, type) or callable(value)
-        ) and getattr(value, "__module__", None) == module.__name__:
-            if not hasattr(main, name):
-                setattr(main, name, value)
+        own = getattr(value, "__module__", None) == module.__name__
+        if own and callable(value) and not hasattr(main, name):
+            setattr(main, name, value)
 
 
 class HandoverModel:
@@ -91,20 +92,14 @@ class HandoverModel:
         """
         import pandas as pd
 
-        if isinstance(model_input, pd.DataFrame):
-            frame = model_input
-        elif isinstance(model_input, dict) and not any(
-            k in model_input
-            for k in ("dataframe_split", "dataframe_records", "instances", "inputs")
-        ):
-            frame = pd.DataFrame(model_input)
-        else:
-            frame = self.contract.frame_from_payload(model_input)
-        found = self.contract.validate(frame)
+        data = model_input
+        if isinstance(data, dict) and not any(k in data for k in _SCORING_KEYS):
+            data = pd.DataFrame(data)  # a plain {column: values} mapping
+        frame, found = self.contract.check_payload(data)
         errors = [v for v in found if v.severity == "error"]
-        if errors:
+        if errors or frame is None:
             raise ContractViolationError(errors)
-        return self.contract.coerce(frame), [v for v in found if v.severity != "error"]
+        return frame, [v for v in found if v.severity != "error"]
 
     def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> Any:
         """Validate, coerce, then run the exported ``handover_predict(model, df)``."""
