@@ -7,7 +7,9 @@ import {
 import { ICommandPalette } from '@jupyterlab/apputils';
 import { INotebookTracker } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
+import { tagIcon } from '@jupyterlab/ui-components';
 
+import { handoverIcon } from './icon';
 import { HandoverModel } from './model';
 import { createHandoverPanel } from './panel';
 import { readTags, toggleTag } from './tags';
@@ -18,6 +20,7 @@ import { readTags, toggleTag } from './tags';
 export namespace CommandIDs {
   export const open = 'jupyter-handover:open';
   export const tagCell = 'jupyter-handover:tag-cell';
+  export const packageNotebook = 'jupyter-handover:package';
 }
 
 const PLUGIN_ID = 'jupyter-handover:plugin';
@@ -33,7 +36,7 @@ const SIDEBAR_RANK = 450;
 const plugin: JupyterFrontEndPlugin<void> = {
   id: PLUGIN_ID,
   description:
-    'A sidebar that shows what a notebook hands over, and commands to tag inference cells.',
+    'A sidebar that hands a notebook model over: tagged cells, model and data, contract, environment, package, verify and history.',
   autoStart: true,
   requires: [INotebookTracker],
   optional: [ICommandPalette, ILayoutRestorer, ILabShell, ISettingRegistry],
@@ -48,9 +51,18 @@ const plugin: JupyterFrontEndPlugin<void> = {
     const { commands, shell } = app;
     const model = new HandoverModel();
 
+    const openPanel = (): void => {
+      if (labShell) {
+        labShell.activateById(panel.id);
+      } else {
+        shell.activateById(panel.id);
+      }
+    };
+
     commands.addCommand(CommandIDs.tagCell, {
-      label: 'Handover: tag cell for inference',
-      caption: `Toggle the "${model.state.tagName}" tag on the active cell`,
+      label: args => (args.toolbar ? '' : 'Handover: tag cell for inference'),
+      caption: `Toggle the inference tag ("${model.state.tagName}") on the active cell`,
+      icon: args => (args.toolbar ? tagIcon : undefined),
       isEnabled: () => tracker.activeCell !== null,
       execute: () => {
         const cell = tracker.activeCell;
@@ -70,7 +82,26 @@ const plugin: JupyterFrontEndPlugin<void> = {
       }
     });
 
-    const panel = createHandoverPanel(model, commands, CommandIDs.tagCell);
+    commands.addCommand(CommandIDs.packageNotebook, {
+      label: args => (args.toolbar ? 'Handover' : 'Handover: package notebook'),
+      caption:
+        'Save the notebook and build its handover artifact in the kernel (shown in the Handover panel)',
+      icon: args => (args.toolbar ? handoverIcon : undefined),
+      isEnabled: () =>
+        tracker.currentWidget !== null &&
+        model.state.packagePhase !== 'running',
+      execute: () => {
+        openPanel();
+        return model.package();
+      }
+    });
+
+    const panel = createHandoverPanel(
+      model,
+      commands,
+      CommandIDs.tagCell,
+      CommandIDs.packageNotebook
+    );
     shell.add(panel, 'left', { rank: SIDEBAR_RANK });
     if (restorer) {
       restorer.add(panel, panel.id);
@@ -79,19 +110,14 @@ const plugin: JupyterFrontEndPlugin<void> = {
     commands.addCommand(CommandIDs.open, {
       label: 'Handover: open panel',
       caption: 'Show the Handover sidebar',
-      execute: () => {
-        if (labShell) {
-          labShell.activateById(panel.id);
-        } else {
-          shell.activateById(panel.id);
-        }
-      }
+      execute: openPanel
     });
 
     if (palette) {
       const category = 'Handover';
       palette.addItem({ command: CommandIDs.open, category });
       palette.addItem({ command: CommandIDs.tagCell, category });
+      palette.addItem({ command: CommandIDs.packageNotebook, category });
     }
 
     tracker.currentChanged.connect((_, notebook) => {
@@ -100,12 +126,20 @@ const plugin: JupyterFrontEndPlugin<void> = {
     tracker.activeCellChanged.connect(() => {
       commands.notifyCommandChanged(CommandIDs.tagCell);
     });
+    model.stateChanged.connect(() => {
+      commands.notifyCommandChanged(CommandIDs.packageNotebook);
+    });
     model.setNotebook(tracker.currentWidget);
 
     if (settingRegistry) {
       const apply = (settings: ISettingRegistry.ISettings): void => {
         model.setTagName(settings.get('tagName').composite as string);
-        model.setTrackingUri(settings.get('trackingUri').composite as string);
+        model.setSettings({
+          trackingUri: settings.get('trackingUri').composite as string,
+          experiment: settings.get('experiment').composite as string,
+          examples: settings.get('examples').composite as number,
+          trackingUiUrl: settings.get('trackingUiUrl').composite as string
+        });
       };
       settingRegistry
         .load(PLUGIN_ID)

@@ -31,3 +31,30 @@ export function countTagged(tagValues: Iterable<unknown>, tag: string): number {
   }
   return count;
 }
+
+/**
+ * Whether the first non-empty line of `source` is the `# <tag>` marker.
+ */
+export function hasMarker(source: string, tag: string): boolean {
+  const first = source.split('\n').find(line => line.trim() !== '');
+  if (first === undefined) {
+    return false;
+  }
+  const escaped = tag.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`^#\\s*${escaped}\\s*$`).test(first.trim());
+}
+
+/**
+ * The first non-empty line after the marker, shortened like the export does (60 chars).
+ */
+export function firstLine(source: string, tag: string): string {
+  let lines = source
+    .split('\n')
+    .map(line => line.trim())
+    .filter(line => line !== '');
+  if (lines.length > 1 && hasMarker(lines[0], tag)) {
+    lines = lines.slice(1);
+  }
+  const text = lines[0] ?? '';
+  return text.length <= 60 ? text : text.slice(0, 57) + '...';
+}

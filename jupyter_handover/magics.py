@@ -86,6 +86,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--experiment", help="MLflow experiment (default: the model name)")
     p.add_argument("--tag", default="handover", help="cell tag of inference code")
+    p.add_argument(
+        "--progress",
+        choices=("auto", "bar", "lines"),
+        default="auto",
+        help="progress display: a widget bar, plain step lines (for the sidebar panel and CI), "
+        "or auto (lines when run headless by `jupyter handover run`)",
+    )
     for name in ("status", "env", "cells"):
         s = sub.add_parser(
             name,
