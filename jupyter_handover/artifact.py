@@ -237,7 +237,12 @@ def build_artifact_report(
 
         say("environment")
         env = capture_environment()
-        requirements = {**minimal_requirements(model, export.code), **(extra_requirements or {})}
+        requirements: dict[str, str] = {
+            **minimal_requirements(model, export.code),
+            # the runtime server's own requirements, at the kernel's versions
+            **{k: env.packages[k] for k in ("starlette", "uvicorn") if k in env.packages},
+            **(extra_requirements or {}),
+        }
         env_names = env_var_names(export.code)
         env_dict = env.to_dict()
         env_dict["used"] = dict(sorted(requirements.items()))
@@ -268,6 +273,10 @@ def build_artifact_report(
         )
         lap("examples")
 
+        from ._profile import measure_resources
+
+        profile = measure_resources(hdir)
+        lap("profile")
         created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         meta: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
@@ -296,6 +305,7 @@ def build_artifact_report(
             "resources": {
                 "model_bytes": (hdir / "model.joblib").stat().st_size,
                 "training_rows": int(len(inputs)),
+                **profile,
             },
             "lock": {
                 "hashes": lock_hashes,

@@ -1,8 +1,10 @@
-"""``python -m runtime predict INPUT.json`` from an artifact's ``handover/`` folder.
+"""``python -m runtime ...`` from an artifact's ``handover/`` folder.
 
-Reads a JSON body in one of MLflow's scoring shapes (``dataframe_split``,
-``dataframe_records``, ``instances``, ``inputs``) or a CSV file, prints
-``{"predictions": [...]}``. Exit 2 with the violations when the input breaks the contract.
+``predict INPUT`` reads a JSON body in one of MLflow's scoring shapes (``dataframe_split``,
+``dataframe_records``, ``instances``, ``inputs``) or a CSV file and prints
+``{"predictions": [...]}``; exit 2 with the violations when the input breaks the contract.
+``serve`` runs the HTTP server (see :mod:`.server`); ``profile`` prints the resource profile
+(load peak memory, single-row and 1,000-row predict latency) as JSON.
 """
 
 from __future__ import annotations
@@ -14,18 +16,10 @@ from pathlib import Path
 
 from .loader import ContractViolationError, load, to_jsonable
 
+DEFAULT_ARTIFACT = str(Path(__file__).resolve().parent.parent)
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m runtime")
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("predict", help="predict a JSON or CSV batch")
-    p.add_argument("input", help="JSON (MLflow scoring shapes) or .csv file; - for stdin")
-    p.add_argument(
-        "--artifact",
-        default=str(Path(__file__).resolve().parent.parent),
-        help="the artifact's handover/ folder (default: the one holding this runtime)",
-    )
-    args = parser.parse_args(argv)
+
+def _predict(args: argparse.Namespace) -> int:
     model = load(args.artifact)
     if args.input.endswith(".csv"):
         import pandas as pd
@@ -41,6 +35,63 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     print(json.dumps({"predictions": to_jsonable(predictions)}))
     return 0
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from ._server_config import ServerConfig
+    from .server import run
+
+    config = ServerConfig(
+        body_limit=args.body_limit,
+        batch_window_ms=args.batch_window_ms,
+        max_batch=args.max_batch,
+        drift_window=args.drift_window,
+    )
+    run(args.artifact, args.host, args.port, args.workers, config, args.log_level)
+    return 0
+
+
+def _profile(args: argparse.Namespace) -> int:
+    from ._server_profile import measure
+
+    print(json.dumps(measure(args.artifact, seconds=args.seconds)))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse ``argv`` and run the subcommand; returns the exit status."""
+    from ._server_config import ServerConfig
+
+    defaults = ServerConfig()
+    parser = argparse.ArgumentParser(prog="python -m runtime")
+    sub = parser.add_subparsers(dest="command", required=True)
+    p = sub.add_parser("predict", help="predict a JSON or CSV batch")
+    p.add_argument("input", help="JSON (MLflow scoring shapes) or .csv file; - for stdin")
+    s = sub.add_parser("serve", help="serve the model over HTTP (MLflow scoring protocol)")
+    s.add_argument("--host", default="127.0.0.1", help="0.0.0.0 in a container")
+    s.add_argument("--port", type=int, default=8080)
+    s.add_argument("--workers", type=int, default=1, help="processes (each loads the model)")
+    s.add_argument(
+        "--batch-window-ms",
+        type=float,
+        default=defaults.batch_window_ms,
+        help="how long concurrent requests may wait to share a predict call (0: no batching)",
+    )
+    s.add_argument("--max-batch", type=int, default=defaults.max_batch, help="rows per call")
+    s.add_argument("--body-limit", type=int, default=defaults.body_limit, help="bytes (413)")
+    s.add_argument("--drift-window", type=int, default=defaults.drift_window, help="rows")
+    s.add_argument("--log-level", default="info")
+    f = sub.add_parser("profile", help="resource profile of the model (JSON)")
+    f.add_argument("--seconds", type=float, default=1.0, help="time budget per measurement")
+    for sp in (p, s, f):
+        sp.add_argument(
+            "--artifact",
+            default=DEFAULT_ARTIFACT,
+            help="the artifact's handover/ folder (default: the one holding this runtime)",
+        )
+    args = parser.parse_args(argv)
+    handler = {"predict": _predict, "serve": _serve, "profile": _profile}[args.command]
+    return handler(args)
 
 
 if __name__ == "__main__":

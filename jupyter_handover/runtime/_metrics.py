@@ -1,6 +1,6 @@
 """Prometheus metrics of the runtime server, rendered as text exposition format 0.0.4.
 
-Shipped inside every artifact: stdlib, numpy and pandas only. No client library: the server
+Shipped inside every artifact: stdlib and pandas only. No client library: the server
 needs a few counters, two histograms and one gauge family, which fit in this module.
 Counters and histograms are updated from the event loop; the drift window from the batch
 thread, under its own lock.
@@ -10,17 +10,16 @@ from __future__ import annotations
 
 import math
 import threading
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-import numpy as np
 import pandas as pd
+
+from .drift import psi
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
-#: proportions are floored here before the logarithm of the PSI
-_PSI_FLOOR = 1e-4
 
 
 def _escape(value: str) -> str:
@@ -71,93 +70,41 @@ class Histogram:
         return lines
 
 
-class _ColumnWindow:
-    """The bins of the last ``size`` non-null values of one column and the baseline shares."""
-
-    def __init__(self, size: int, expected: np.ndarray) -> None:
-        self.ring = np.full(size, -1, dtype=np.int64)
-        self.counts = np.zeros(len(expected), dtype=np.int64)
-        self.expected = expected
-        self.pos = 0
-
-    def push(self, bins: np.ndarray) -> None:
-        bins = bins[bins >= 0][-len(self.ring) :]
-        if not bins.size:
-            return
-        slots = (self.pos + np.arange(bins.size)) % len(self.ring)
-        old = self.ring[slots]
-        np.subtract.at(self.counts, old[old >= 0], 1)
-        self.ring[slots] = bins
-        np.add.at(self.counts, bins, 1)
-        self.pos = int((self.pos + bins.size) % len(self.ring))
-
-    def psi(self) -> float | None:
-        total = int(self.counts.sum())
-        if total == 0:
-            return None
-        actual = np.maximum(self.counts / total, _PSI_FLOOR)
-        expected = np.maximum(self.expected, _PSI_FLOOR)
-        return float(np.sum((actual - expected) * np.log(actual / expected)))
-
-
 class DriftWindow:
     """Population stability index per column over a rolling window of recent rows.
 
-    Numeric columns use the contract's baseline histogram (values outside the training
-    range fall into the end bins); string, category and bool columns use the baseline
-    frequencies plus one bin for everything else. Columns without a baseline are skipped.
+    Keeps the last ``size`` predicted rows (coerced frames, oldest dropped first) and scores
+    them with :func:`.drift.psi` when scraped: the same bins and categories as
+    ``jupyter handover drift``, against the contract's baseline.
     """
 
-    def __init__(self, columns: Sequence[Any], size: int = 1000) -> None:
+    def __init__(self, contract: Any, size: int = 1000) -> None:
+        self._contract = contract
+        self.size = max(1, size)
         self._lock = threading.Lock()
-        self._numeric: dict[str, np.ndarray] = {}
-        self._categories: dict[str, list[str]] = {}
-        self._windows: dict[str, _ColumnWindow] = {}
-        for spec in columns:
-            baseline = spec.baseline or {}
-            if "histogram" in baseline:
-                counts = np.asarray(baseline["histogram"]["counts"], dtype=float)
-                if counts.sum() <= 0:
-                    continue
-                self._numeric[spec.name] = np.asarray(baseline["histogram"]["edges"], dtype=float)
-                expected = counts / counts.sum()
-            elif "frequencies" in baseline:
-                keys = list(baseline["frequencies"])
-                self._categories[spec.name] = keys
-                expected = np.asarray(
-                    [*baseline["frequencies"].values(), baseline.get("other", 0.0)], dtype=float
-                )
-            else:
-                continue
-            self._windows[spec.name] = _ColumnWindow(size, expected)
+        self._frames: deque[pd.DataFrame] = deque()
+        self._rows = 0
 
     def update(self, frame: pd.DataFrame) -> None:
-        """Add the rows of a (coerced) frame to the window of every tracked column."""
-        for name, window in self._windows.items():
-            if name not in frame.columns:
-                continue
-            bins = self._bins(name, frame[name])
-            with self._lock:
-                window.push(bins)
-
-    def _bins(self, name: str, series: pd.Series) -> np.ndarray:
-        null = series.isna().to_numpy()
-        if name in self._numeric:
-            edges = self._numeric[name]
-            values = pd.to_numeric(series, errors="coerce").to_numpy(float, na_value=np.nan)
-            bins = np.clip(np.searchsorted(edges[1:-1], values, side="right"), 0, len(edges) - 2)
-        else:
-            keys = self._categories[name]
-            codes = pd.Categorical(series.astype(object).astype(str), categories=keys).codes
-            bins = np.where(codes < 0, len(keys), codes).astype(np.int64)
-        return np.where(null, -1, bins).astype(np.int64)
+        """Add the rows of a (coerced) frame; the oldest rows leave past ``size``."""
+        if len(frame) > self.size:
+            frame = frame.iloc[-self.size :]
+        with self._lock:
+            self._frames.append(frame)
+            self._rows += len(frame)
+            while self._rows - len(self._frames[0]) >= self.size:
+                self._rows -= len(self._frames.popleft())
 
     def snapshot(self) -> tuple[int, dict[str, float]]:
-        """(rows in the fullest window, PSI per column that has seen at least one value)."""
+        """(rows in the window, PSI per column that has a baseline and a usable value)."""
         with self._lock:
-            seen = max((int(w.counts.sum()) for w in self._windows.values()), default=0)
-            out = {name: w.psi() for name, w in self._windows.items()}
-        return seen, {k: v for k, v in out.items() if v is not None}
+            frames = list(self._frames)
+        if not frames:
+            return 0, {}
+        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        frame = frame.iloc[-self.size :]
+        scores = psi(self._contract, frame)
+        return len(frame), {k: v for k, v in scores.items() if v is not None}
 
 
 class Metrics:
@@ -203,7 +150,9 @@ class Metrics:
         out.append(f"handover_model_ready {int(self.ready)}")
         family("handover_requests_total", "counter", "Answered requests by route and status.")
         for (route, status), n in sorted(self.requests.items()):
-            out.append(f"handover_requests_total{_labels([('route', route), ('status', status)])} {n}")
+            out.append(
+                f"handover_requests_total{_labels([('route', route), ('status', status)])} {n}"
+            )
         family("handover_request_duration_seconds", "histogram", "Request latency by route.")
         out.extend(self.latency.render("handover_request_duration_seconds", ("route",)))
         family(

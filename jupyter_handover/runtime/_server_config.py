@@ -1,0 +1,37 @@
+"""Tunables of the runtime server (no web framework imported here)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Tunables of the server; every field can also come from ``HANDOVER_<FIELD>``.
+
+    ``body_limit``: bytes of a request body (413 above). ``batch_window_ms``: how long
+    concurrent requests may wait to share one predict call (0 turns batching off).
+    ``max_batch``: rows per predict call. ``drift_window``: rows in the PSI window.
+    """
+
+    body_limit: int = 10 * 1024 * 1024
+    batch_window_ms: float = 2.0
+    max_batch: int = 4096
+    drift_window: int = 1000
+
+    def to_env(self) -> dict[str, str]:
+        """The fields as ``HANDOVER_*`` environment variables (for uvicorn's workers)."""
+        return {f"HANDOVER_{k.upper()}": str(v) for k, v in asdict(self).items()}
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> ServerConfig:
+        """The config from ``HANDOVER_*`` variables; unset ones keep their defaults."""
+        env = dict(os.environ) if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(f"HANDOVER_{f.name.upper()}")
+            if raw:
+                values[f.name] = float(raw) if f.type == "float" else int(raw)
+        return cls(**values)
