@@ -24,11 +24,19 @@ import sys
 import tempfile
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
-from ._distributions import canonical_name, distribution_index
+from ._distributions import canonical_name
+from ._lock_fallback import (
+    LockResult,
+    LockTool,
+    closure,
+    fallback_lock,
+    non_index_advice,
+    non_index_distributions,
+    non_index_report,
+    pin_lines,
+)
 from .errors import EnvironmentCaptureError
 
 __all__ = [
@@ -38,8 +46,6 @@ __all__ = [
     "non_index_advice",
     "non_index_distributions",
 ]
-
-LockTool = Literal["uv", "pip-compile", "fallback"]
 
 #: Shown as the command in the header of every lock we write.
 COMPILE_COMMAND = "jupyter-handover (uv pip compile --generate-hashes)"
@@ -56,23 +62,6 @@ _OPTION_LINE_PREFIXES = (
     "--no-binary",
     "--only-binary",
 )
-
-
-@dataclass(frozen=True)
-class LockResult:
-    """A lock file's text and how it was obtained."""
-
-    text: str
-    hashes: bool
-    tool: LockTool
-    message: str
-    seconds: float
-    cached: bool = False
-    #: Constraints left out because no index serves them: name -> reason.
-    skipped: dict[str, str] = field(default_factory=dict)
-
-
-# --------------------------------------------------------------------------- tools
 
 
 def _uv_bin() -> str | None:
@@ -115,87 +104,6 @@ def _is_local_location(value: str) -> bool:
     )
 
 
-def non_index_distributions(packages: Mapping[str, str]) -> dict[str, str]:
-    """Which of ``packages`` (name -> version) no package index can serve, and why.
-
-    A local version label (``2.1.0+cpu``) or an installed distribution with a
-    ``direct_url.json`` (editable, VCS, local folder or wheel file) cannot be resolved from
-    PyPI-like indexes.
-    """
-    index = distribution_index()
-    reasons: dict[str, str] = {}
-    for name, version in packages.items():
-        if "+" in version:
-            reasons[name] = f"local version label ({version})"
-            continue
-        dist = index.dists.get(canonical_name(name))
-        if dist is None or dist.version != version or dist.origin is None:
-            continue
-        info = dist.origin
-        if info.get("dir_info", {}).get("editable"):
-            reasons[name] = "editable install"
-        elif "vcs_info" in info:
-            reasons[name] = f"installed from {info['vcs_info'].get('vcs', 'a VCS')}"
-        elif str(info.get("url", "")).startswith("file:"):
-            reasons[name] = "installed from a local file or folder"
-        else:
-            reasons[name] = "installed from a direct URL"
-    return reasons
-
-
-def non_index_advice(name: str, version: str, reason: str) -> str:
-    """What the engineer must do about ``name==version`` that no package index serves."""
-    if reason.startswith("local version label"):
-        public = version.split("+", 1)[0]
-        return (
-            f"a local build ({version}): PyPI serves only {public}. Install it from the index "
-            f"that publishes +{version.split('+', 1)[1]} builds (e.g. pip install "
-            f"--extra-index-url https://download.pytorch.org/whl/cpu for torch +cpu) in "
-            f"production and CI, or pin {name}=={public} in the notebook if that build is "
-            "equivalent, then package again"
-        )
-    if reason == "editable install":
-        return (
-            "an editable install of a local source tree: build a wheel (pip wheel --no-deps "
-            "PATH) and publish it to an index that production can reach, then package again; "
-            "or move the code the model needs into a cell tagged 'handover'"
-        )
-    if reason.startswith("installed from") and reason != "installed from a direct URL":
-        if "local" not in reason:
-            return (
-                f"{reason} (no index release): publish a release to an index production can "
-                f"reach and install {name}=={version} from it, then package again"
-            )
-        return (
-            "a local wheel or folder: publish it to an index that production can reach "
-            "(or ship the wheel with the artifact and install it with --find-links), then "
-            "package again"
-        )
-    return (
-        "installed from a URL: publish it to an index that production can reach, then package "
-        "again"
-    )
-
-
-def _non_index_report(
-    skipped: Mapping[str, str], versions: Mapping[str, str], needed: set[str]
-) -> str:
-    """The lines of the lock message about distributions that no index serves."""
-    if not skipped:
-        return ""
-    lines = []
-    ignorable = sorted(n for n in skipped if n not in needed)
-    for name in sorted(n for n in skipped if n in needed):
-        advice = non_index_advice(name, versions[name], skipped[name])
-        lines.append(f"\n- NEEDED BY THE MODEL, NOT ON AN INDEX: {name}=={versions[name]}: {advice}")
-    if ignorable:
-        lines.append(
-            "\n- not on an index but not needed by the model (left out of the lock, nothing "
-            "to do): " + ", ".join(f"{n}=={versions[n]} ({skipped[n]})" for n in ignorable)
-        )
-    return "".join(lines)
-
-
 def _normalise(packages: Mapping[str, str], what: str) -> dict[str, str]:
     if not isinstance(packages, Mapping):
         raise EnvironmentCaptureError(
@@ -216,10 +124,6 @@ def _normalise(packages: Mapping[str, str], what: str) -> dict[str, str]:
             )
         out[canonical_name(name)] = version.strip()
     return dict(sorted(out.items()))
-
-
-def _pins(packages: Mapping[str, str]) -> str:
-    return "".join(f"{name}=={version}\n" for name, version in sorted(packages.items()))
 
 
 def _default_python_version() -> str:
@@ -387,84 +291,6 @@ def _tail(output: str, lines: int = 6) -> str:
     return "\n".join(kept[-lines:])
 
 
-# --------------------------------------------------------------------------- fallback
-
-
-def _closure(requirements: Mapping[str, str], constraints: Mapping[str, str]) -> dict[str, str]:
-    """The requirements plus their installed dependencies, at the constraints' versions."""
-    pins = dict(requirements)
-    try:
-        from packaging.requirements import InvalidRequirement, Requirement
-    except ImportError:  # pragma: no cover - packaging is nearly always installed
-        return pins
-    queue = list(requirements)
-    seen: set[str] = set()
-    while queue:
-        name = queue.pop()
-        if name in seen:
-            continue
-        seen.add(name)
-        try:
-            requires = metadata.requires(name) or []
-        except metadata.PackageNotFoundError:
-            continue
-        for spec in requires:
-            try:
-                req = Requirement(spec)
-            except InvalidRequirement:
-                continue
-            if req.marker is not None and not req.marker.evaluate({"extra": ""}):
-                continue
-            dep = canonical_name(req.name)
-            if dep in constraints and dep not in pins:
-                pins[dep] = constraints[dep]
-            if dep in pins:
-                queue.append(dep)
-    return dict(sorted(pins.items()))
-
-
-def _fallback(
-    requirements: Mapping[str, str],
-    constraints: Mapping[str, str],
-    reason: str,
-    started: float,
-    skipped: dict[str, str],
-) -> LockResult:
-    pins = _closure(requirements, constraints)
-    kind = reason.split(":")[0].strip() or "unknown"
-    header = (
-        "# Written by jupyter_handover WITHOUT hashes: no hashed lock could be computed.\n"
-        f"# Reason: {kind}.\n"
-        "# These are the notebook kernel's exact versions of the requirements and of their\n"
-        "# installed dependencies; pip cannot check what it downloads against them.\n"
-    )
-    if reason.startswith("index unreachable"):
-        advice = (
-            "Package again when the package index is reachable (check the network, a proxy, "
-            "UV_INDEX_URL / UV_DEFAULT_INDEX or pip's index settings) to get a hashed lock."
-        )
-    else:
-        advice = "Fix the cause above and package again to get a hashed lock."
-    message = (
-        f"LOCK WITHOUT HASHES: {reason}\n"
-        "Wrote exact pins WITHOUT hashes (the kernel's versions of the requirements and their "
-        f"installed dependencies): installs from this lock are not verified. {advice}"
-    )
-    if skipped:
-        message += "\nNot on a package index: " + ", ".join(
-            f"{n} ({r})" for n, r in sorted(skipped.items())
-        )
-    return LockResult(
-        text=header + _pins(pins),
-        hashes=False,
-        tool="fallback",
-        message=message,
-        seconds=time.perf_counter() - started,
-        cached=False,
-        skipped=dict(skipped),
-    )
-
-
 # --------------------------------------------------------------------------- public
 
 
@@ -499,28 +325,26 @@ def lock_requirements(
 
     skipped = non_index_distributions(all_constraints)
     usable = {n: v for n, v in all_constraints.items() if n not in skipped}
-    skipped_note = (
-        "\nLeft out of the constraints (not on a package index): "
-        + ", ".join(f"{n}=={all_constraints[n]} ({r})" for n, r in sorted(skipped.items()))
-        if skipped
-        else ""
-    )
-
     bad_reqs = non_index_distributions(reqs)
+    needed = set(closure(reqs, all_constraints)) if skipped or bad_reqs else set()
+    skipped_note = non_index_report(
+        {**skipped, **bad_reqs}, {**all_constraints, **reqs}, needed | set(bad_reqs)
+    )
     if bad_reqs:
         reason = "requirements not on a package index: " + ", ".join(
             f"{n}=={reqs[n]} ({r})" for n, r in sorted(bad_reqs.items())
         )
-        return _fallback(reqs, all_constraints, reason, started, skipped)
+        return fallback_lock(reqs, all_constraints, reason, started, skipped, skipped_note)
 
     found = find_lock_tool()
     if found is None:
-        return _fallback(
+        return fallback_lock(
             reqs,
             all_constraints,
             "neither uv nor pip-tools is installed (pip install uv)",
             started,
             skipped,
+            skipped_note,
         )
     tool, base = found
 
@@ -545,8 +369,8 @@ def lock_requirements(
 
     with tempfile.TemporaryDirectory(prefix="handover-lock-") as tmp:
         workdir = Path(tmp)
-        (workdir / "requirements.in").write_text(_pins(reqs), encoding="utf-8")
-        (workdir / "constraints.txt").write_text(_pins(usable), encoding="utf-8")
+        (workdir / "requirements.in").write_text(pin_lines(reqs), encoding="utf-8")
+        (workdir / "constraints.txt").write_text(pin_lines(usable), encoding="utf-8")
         cmd = _command(tool, base, pyver)
         try:
             code, output = _run(cmd, workdir, _tool_env(tool), timeout)
@@ -556,7 +380,7 @@ def lock_requirements(
         text = lock_file.read_text(encoding="utf-8") if lock_file.is_file() else ""
         if code != 0 or "--hash=" not in text:
             reason = _failure_reason(tool, code, output)
-            return _fallback(reqs, all_constraints, reason, started, skipped)
+            return fallback_lock(reqs, all_constraints, reason, started, skipped, skipped_note)
         text = _sanitise(text, workdir)
 
     try:

@@ -25,6 +25,7 @@ from jupyter_handover import lock as lock_module
 from jupyter_handover.environment import (
     EnvironmentSnapshot,
     analyze_requirements,
+    canonical_name,
     capture_environment,
     env_var_names,
     minimal_requirements,
@@ -396,3 +397,102 @@ def test_pip_compile_lock_is_hashed_and_portable(
     assert (res.tool, res.hashes) == ("pip-compile", True), res.message
     assert "--hash=sha256:" in res.text
     _assert_portable(res.text)
+
+
+# ------------------------------------------------------------------ snapshot fields and index
+
+
+def test_snapshot_describes_interpreter_platform_and_hardware() -> None:
+    import os
+    import sysconfig
+
+    env = capture_environment()
+    assert env.abi == sysconfig.get_config_var("SOABI")
+    assert env.os == os.uname().sysname and env.os_release == os.uname().release
+    if sys.platform.startswith("linux"):
+        assert env.libc.startswith(("glibc", "musl"))
+    assert env.cpu_count is not None and env.cpu_count >= 1
+    assert env.memory_bytes is not None and env.memory_bytes > 2**26
+    data = env.to_dict()
+    for key in ("abi", "os", "libc", "cpu_count", "memory_bytes", "origins", "imported"):
+        assert key in data
+    # Files written before these keys existed still load.
+    old = EnvironmentSnapshot.from_dict({"python": "3.11.7", "packages": {"Six": "1.0"}})
+    assert old.packages == {"six": "1.0"} and old.imported == {} and old.cpu_count is None
+
+
+def test_packages_equal_importlib_metadata() -> None:
+    expected: dict[str, str] = {}
+    for dist in metadata.distributions():
+        expected.setdefault(canonical_name(dist.metadata["Name"]), dist.version)
+    assert capture_environment().packages == expected
+
+
+def test_imported_modules_map_to_their_distributions() -> None:
+    import sklearn  # noqa: F401
+    import yaml  # noqa: F401
+
+    env = capture_environment()
+    assert env.imported["sklearn"] == "scikit-learn"
+    assert env.imported["yaml"] == "pyyaml"
+    assert env.imported["pandas"] == "pandas"
+    assert "json" not in env.imported and "os" not in env.imported
+    mapping = metadata.packages_distributions()
+    for module, dist in env.imported.items():
+        if dist is not None and module in mapping:
+            assert dist in {canonical_name(d) for d in mapping[module]}, module
+
+
+def test_editable_install_origin_is_recorded() -> None:
+    raw = metadata.distribution("jupyter_handover").read_text("direct_url.json")
+    if not raw:
+        pytest.skip("jupyter_handover is not installed from a folder here")
+    env = capture_environment()
+    assert env.origins["jupyter-handover"] == json.loads(raw)
+    assert env.imported.get("jupyter_handover") == "jupyter-handover"
+
+
+def _fake_dist(site: Path, name: str, version: str, *, requires: str = "", url: str = "") -> None:
+    info = site / f"{name.replace('-', '_')}-{version}.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+        + (f"Requires-Dist: {requires}\n" if requires else "")
+    )
+    (info / "RECORD").write_text(f"{name.replace('-', '_')}/__init__.py,,\n")
+    if url:
+        (info / "direct_url.json").write_text(
+            json.dumps({"url": url, "dir_info": {"editable": True}})
+        )
+
+
+def test_index_sees_a_distribution_installed_after_the_first_capture(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    monkeypatch.syspath_prepend(str(site))
+    assert "late-pkg" not in capture_environment().packages
+    _fake_dist(site, "late-pkg", "2.0")  # changes the folder's mtime: the cache is stale
+    assert capture_environment().packages["late-pkg"] == "2.0"
+
+
+def test_non_index_packages_the_model_needs_come_with_what_to_do(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    site = tmp_path / "site"
+    _fake_dist(site, "fake-model", "1.0", requires="fake-accel")
+    _fake_dist(site, "fake-accel", "2.1.0+cpu")
+    _fake_dist(site, "my-tools", "0.1", url="file:///home/me/src/tools")
+    monkeypatch.syspath_prepend(str(site))
+    _failing_tool(monkeypatch, [sys.executable, "-c", "raise SystemExit(1)"])
+    constraints = {"fake-model": "1.0", "fake-accel": "2.1.0+cpu", "my-tools": "0.1", **SIX}
+    res = lock_requirements({"fake-model": "1.0"}, constraints, cache_dir=tmp_path)
+    assert "NEEDED BY THE MODEL, NOT ON AN INDEX: fake-accel==2.1.0+cpu" in res.message
+    assert "--extra-index-url" in res.message and "fake-accel==2.1.0" in res.message
+    assert "not needed by the model" in res.message and "my-tools==0.1" in res.message
+    assert "fake-accel==2.1.0+cpu" in res.text  # the exact kernel pin stays in the lock
+
+    res = lock_requirements({"my-tools": "0.1"}, constraints, cache_dir=tmp_path)
+    assert (res.hashes, res.tool) == (False, "fallback")
+    assert "pip wheel --no-deps" in res.message and "tagged 'handover'" in res.message
