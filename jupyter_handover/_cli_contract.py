@@ -7,11 +7,12 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
-from typing import Any
-
-import pandas as pd
+from typing import TYPE_CHECKING, Any
 
 from .errors import HandoverError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def read_batch(path: str, contract: Any = None) -> Any:
@@ -21,6 +22,8 @@ def read_batch(path: str, contract: Any = None) -> Any:
     few cells are not numbers) gets its numeric cells back, so only the bad cells are
     reported.
     """
+    import pandas as pd
+
     file = Path(path)
     if not file.is_file():
         raise HandoverError(f"{path}: no such file; pass a .csv, .parquet or .json batch")
@@ -35,6 +38,8 @@ def read_batch(path: str, contract: Any = None) -> Any:
 
 
 def _numbers_back(frame: pd.DataFrame, contract: Any) -> pd.DataFrame:
+    import pandas as pd
+
     if contract is None:
         return frame
     for spec in contract.columns:
@@ -49,6 +54,8 @@ def _numbers_back(frame: pd.DataFrame, contract: Any) -> pd.DataFrame:
 
 
 def _json_batch(file: Path) -> Any:
+    import pandas as pd
+
     if file.suffix.lower() == ".jsonl":
         return pd.read_json(file, lines=True)
     try:
@@ -59,6 +66,8 @@ def _json_batch(file: Path) -> Any:
 
 def cmd_validate(args: argparse.Namespace) -> int:
     """Validate a batch; exit 1 when any violation is an error."""
+    import pandas as pd
+
     from .artifact import load_artifact
 
     contract = load_artifact(args.model).contract
@@ -87,6 +96,8 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 def cmd_drift(args: argparse.Namespace) -> int:
     """PSI per column against the contract's baseline; exit 0 (drift is a report)."""
+    import pandas as pd
+
     from .artifact import load_artifact
     from .runtime.drift import drift_band, psi
 

@@ -20,10 +20,10 @@ STEPS = ["export", "contract", "model", "environment", "lock", "examples", "log"
 class _Progress:
     """A progress bar in a live frontend; plain lines when headless (papermill, CI)."""
 
-    def __init__(self) -> None:
+    def __init__(self, mode: str = "auto") -> None:
         from .magics import ENV_NOTEBOOK
 
-        self.headless = bool(os.environ.get(ENV_NOTEBOOK))
+        self.headless = mode == "lines" or (mode == "auto" and bool(os.environ.get(ENV_NOTEBOOK)))
         self.bar: Any = None
         self.t0 = time.perf_counter()
         if not self.headless:
@@ -64,7 +64,7 @@ def run_package(magics: HandoverMagics, args: argparse.Namespace) -> None:
     found = discover(ns, args.model, args.train, args.target)
     hooks = export_inference_code(str(nb_path), tag=args.tag).hooks
     uri = default_tracking_uri(nb_path.parent, args.tracking_uri)
-    progress = _Progress()
+    progress = _Progress(args.progress)
     ok = False
     try:
         report = build_artifact_report(
@@ -126,7 +126,7 @@ def run_package(magics: HandoverMagics, args: argparse.Namespace) -> None:
     finally:
         progress.done(ok)
     if args.verify:
-        result["verify"] = _verify(report.path)
+        result["verify"] = _verify(report.path, result)
     magics.last_package = result
     magics.write_result(result)
     lines = [f"artifact: {result['artifact_path']}"]
@@ -160,13 +160,12 @@ def run_package(magics: HandoverMagics, args: argparse.Namespace) -> None:
     magics.show(result, body, "\n".join(lines), args.json)
 
 
-def _verify(path: Path) -> dict[str, Any]:
-    try:
-        from .verify import verify_artifact  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:
-        return {"passed": None, "message": "verify is not available in this version"}
-    report = verify_artifact(str(path))
-    return {"passed": report.passed, "seconds": report.seconds}
+def _verify(path: Path, logged: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Verify the logged URI when ``logged`` (the package result) has one, recording the
+    outcome on its MLflow run; else the local folder."""
+    from ._magic_verify import verify_for_package
+
+    return verify_for_package(path, logged)
 
 
 def run_status(magics: HandoverMagics, args: argparse.Namespace) -> None:
@@ -184,10 +183,18 @@ def run_status(magics: HandoverMagics, args: argparse.Namespace) -> None:
     data: dict[str, Any] = {
         "models": {n: type(m).__name__ for n, m in models.items()},
         "frames": frames,
+        "tag": args.tag,
+        # For the sidebar's pickers: what `package` picks by itself, the column names of
+        # every candidate frame (target picker) and the contract preview of the default.
+        "default": _status_default(ns, args.model),
+        "columns": {f: [str(c) for c in ns[f].columns] for names in frames.values() for f in names},
     }
+    data["contract"] = _status_contract(ns, data["default"].get("train"))
+    code = ""
     try:
         nb_path = resolve_notebook_path(args.notebook, ns)
         export = export_inference_code(str(nb_path), tag=args.tag)
+        code = export.code
         data.update(
             {
                 "notebook": str(nb_path),
@@ -200,11 +207,23 @@ def run_status(magics: HandoverMagics, args: argparse.Namespace) -> None:
                     for c in export.cells
                 ],
                 "problems": [str(p) for p in export.problems],
+                "problem_details": export.to_dict()["problems"],
                 "warnings": export.warnings,
             }
         )
     except Exception as exc:  # status reports problems, it never fails on them
-        data.update({"notebook": None, "cells": [], "problems": [str(exc)], "warnings": []})
+        data.update(
+            {
+                "notebook": None,
+                "cells": [],
+                "problems": [str(exc)],
+                "problem_details": [{"kind": "notebook", "name": None, "message": str(exc)}],
+                "warnings": [],
+            }
+        )
+    data["environment"] = _status_environment(
+        magics, models.get(data["default"].get("model")), code
+    )
     text = "\n".join(
         [
             "models: " + (", ".join(f"{n} ({t})" for n, t in data["models"].items()) or "none"),
@@ -214,6 +233,60 @@ def run_status(magics: HandoverMagics, args: argparse.Namespace) -> None:
         ]
     )
     magics.show(data, f"<pre>{ui._esc(text)}</pre>", text, args.json)
+
+
+#: Frames up to this many cells get a contract preview in ``status`` (about 30 ms here).
+_STATUS_CONTRACT_CELLS = 2_000_000
+
+
+def _status_default(ns: dict[str, Any], model: str | None) -> dict[str, Any]:
+    """The model and training frame that ``package`` would pick without arguments."""
+    from .discovery import discover
+
+    try:
+        found = discover(ns, model, None, None)
+    except Exception as exc:  # ambiguous or nothing found: the panel shows the reason
+        return {"model": model, "train": None, "error": str(exc)}
+    return {"model": found.model_name, "train": found.train_name, "error": None}
+
+
+def _status_contract(ns: dict[str, Any], train: str | None) -> dict[str, Any] | None:
+    """The inferred contract of ``train`` when it is small enough to infer at once."""
+    from .contract import infer_contract
+
+    frame = ns.get(train) if train else None
+    if frame is None or frame.size > _STATUS_CONTRACT_CELLS:
+        return None
+    try:
+        return infer_contract(frame).to_dict()
+    except Exception:  # the preview is optional; package reports the real error
+        return None
+
+
+def _status_environment(magics: HandoverMagics, model: Any, code: str) -> dict[str, Any]:
+    """Python, the requirements of the inference path and what is known of the lock."""
+    import platform
+
+    from .lock import find_lock_tool
+
+    env: dict[str, Any] = {"python": platform.python_version()}
+    try:
+        from .environment import minimal_requirements
+
+        env["requirements"] = minimal_requirements(model, code) if model is not None else None
+    except Exception as exc:
+        env["requirements"] = None
+        env["requirements_error"] = str(exc)
+    tool = find_lock_tool()
+    env["lock_tool"] = tool[0] if tool else None
+    last = magics.last_package or {}
+    if last:
+        env["lock"] = "hashed" if last.get("lock_hashes") else "exact pins"
+        env["lock_message"] = last.get("lock_message")
+    else:
+        env["lock"] = "not built yet" if tool else "no lock tool (exact pins)"
+        env["lock_message"] = None
+    return env
 
 
 def run_contract(magics: HandoverMagics, args: argparse.Namespace) -> None:

@@ -350,7 +350,8 @@ def _write_mlflow_files(
     requirements: dict[str, str],
     python: str,
 ) -> None:
-    """MLflow's own files: MLmodel (pyfunc flavor), requirements.txt, python_env.yaml, examples."""
+    """MLflow's own files: MLmodel (pyfunc flavor), requirements.txt, python_env.yaml,
+    conda.yaml, examples."""
     from mlflow.models import Model
     from mlflow.pyfunc import add_to_model
 
@@ -360,6 +361,11 @@ def _write_mlflow_files(
     (root / "python_env.yaml").write_text(
         f"python: {python}\nbuild_dependencies:\n- pip\n- setuptools\n- wheel\n"
         "dependencies:\n- -r requirements.txt\n"
+    )
+    # MLflow's env managers read env.conda even for virtualenv/uv: write both
+    (root / "conda.yaml").write_text(
+        f"name: mlflow-env\nchannels:\n- conda-forge\ndependencies:\n- python={python}\n"
+        "- pip\n- pip:\n  - -r requirements.txt\n"
     )
     split = _split_payload(sample.head(5))
     _write_json(root / "input_example.json", split)
@@ -376,6 +382,7 @@ def _write_mlflow_files(
         loader_module="runtime.loader",
         data=HANDOVER_DIR,
         code=HANDOVER_DIR,
+        conda_env="conda.yaml",
         python_env="python_env.yaml",
     )
     mlmodel.save(str(root / "MLmodel"))

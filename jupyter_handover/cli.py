@@ -89,6 +89,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _verified(model: str, meta: dict[str, Any]) -> str:
+    """The latest verification of an MLflow model (its tags); a folder is never modified by
+    verify, so for a folder the answer is what handover.json says (normally not-run)."""
+    if str(model).startswith(("models:/", "runs:/")):
+        try:
+            from .tracking import verification_state
+
+            return verification_state(str(model))[1]
+        except Exception as exc:  # inspect still shows everything else
+            return f"unknown ({exc})"
+    return str(meta.get("verified", "not-run"))
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     from . import _display as ui
     from .artifact import load_artifact
@@ -118,7 +131,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print(f"model:     {meta['model_class']}  hooks: {', '.join(meta['hooks']) or 'none'}")
     print(f"python:    {meta['python']}")
     print(f"lock:      {'hashed' if lock.get('hashes') else 'NO HASHES'} ({lock.get('tool')})")
-    print(f"verified:  {meta.get('verified', 'not-run')}")
+    print(f"verified:  {_verified(args.model, meta)}")
     print("requirements:")
     for name, version in sorted(art.environment.get("used", {}).items()):
         print(f"  {name}=={version}")

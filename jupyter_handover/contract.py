@@ -150,8 +150,7 @@ def _mixed_types(series: pd.Series) -> list[str] | None:
 def _describe_column(name: str, series: pd.Series, max_categories: int) -> ColumnSpec:
     dtype = contract_dtype(series.dtype, series)
     kind = dtype_kind(dtype)
-    null = np.asarray(series.isna().to_numpy(), dtype=bool)
-    n_null = int(null.sum())
+    n_null = _null_count(series)
     spec: dict[str, Any] = {
         "name": name,
         "dtype": dtype,
@@ -162,31 +161,38 @@ def _describe_column(name: str, series: pd.Series, max_categories: int) -> Colum
     if kind == CATEGORY:
         spec["ordered"] = bool(series.cat.ordered)
     if kind in (INTEGER, FLOAT, DATETIME, TIMEDELTA):
-        numbers = to_numbers(series)
-        # fmin/fmax skip NaN without a copy; infinities need the masked (slower) reduction
-        low, high = float(np.fmin.reduce(numbers)), float(np.fmax.reduce(numbers))
-        if not (np.isfinite(low) and np.isfinite(high)):
+        raw = series.to_numpy() if _is_numpy(series, "iu") else None
+        if raw is not None:  # exact, and float() of the int extremes are the float extremes
+            numbers = raw  # binned and sampled as float64 like to_numbers would give
+            low, high = float(raw.min()), float(raw.max())
+        else:  # fmin/fmax skip NaN without a copy; infinities need the masked reduction
+            numbers = to_numbers(series)
+            low, high = float(np.fmin.reduce(numbers)), float(np.fmax.reduce(numbers))
+        within = bool(np.isfinite(low) and np.isfinite(high))
+        if not within:
             finite = np.isfinite(numbers)
             if not finite.any():
                 return ColumnSpec(**spec)
             low = float(np.min(numbers, where=finite, initial=np.inf))
             high = float(np.max(numbers, where=finite, initial=-np.inf))
-        if kind == INTEGER:
+        if raw is not None:
+            spec["min"], spec["max"] = int(raw.min()), int(raw.max())
+        elif kind == INTEGER:
             spec["min"], spec["max"] = int(series.min()), int(series.max())
         elif kind == FLOAT:
             spec["min"], spec["max"] = low, high
         else:
             spec["min"], spec["max"] = json_safe(series.min()), json_safe(series.max())
-        spec["baseline"] = _numeric_baseline(numbers, n_null == 0, (low, high), kind)
+        spec["baseline"] = _numeric_baseline(numbers, n_null, (low, high), kind, raw, within)
     elif kind in (STRING, CATEGORY, BOOL) and n_null < len(series):
-        counts = _value_counts(series)
+        keys, counts = _value_counts(series, kind, n_null)
         if kind == CATEGORY:
             declared = list(series.cat.categories)
             if len(declared) <= max_categories:
                 spec["categories"] = [json_safe(c) for c in declared]
-        elif kind == STRING and len(counts) <= max_categories:
-            spec["categories"] = sorted(str(v) for v in counts.index)
-        spec["baseline"] = _frequencies(counts, len(series) - n_null, max_categories)
+        elif kind == STRING and len(keys) <= max_categories:
+            spec["categories"] = sorted(str(v) for v in keys)
+        spec["baseline"] = _frequencies(keys, counts, len(series) - n_null, max_categories)
     elif kind == OBJECT and n_null < len(series):
         spec["mixed_types"] = _mixed_types(series)
         if spec["mixed_types"]:
@@ -200,13 +206,39 @@ def _describe_column(name: str, series: pd.Series, max_categories: int) -> Colum
     return ColumnSpec(**spec)
 
 
+def _is_numpy(series: pd.Series, kinds: str) -> bool:
+    return isinstance(series.dtype, np.dtype) and series.dtype.kind in kinds
+
+
+def _null_count(series: pd.Series) -> int:
+    """How many nulls ``series`` holds (as ``isna``), without a mask where none can be."""
+    if _is_numpy(series, "iub"):
+        return 0
+    if _is_numpy(series, "f"):
+        values = series.to_numpy()
+        if not np.isnan(values.min(initial=0.0)):  # min propagates NaN: a single fast pass
+            return 0
+        return int(np.count_nonzero(np.isnan(values)))
+    if _is_numpy(series, "mM"):
+        return int(np.count_nonzero(np.isnat(series.to_numpy())))
+    return int(np.count_nonzero(series.isna().to_numpy()))
+
+
 def _numeric_baseline(
-    numbers: np.ndarray, no_nan: bool, bounds: tuple[float, float], kind: str
+    numbers: np.ndarray,
+    n_nan: int,
+    bounds: tuple[float, float],
+    kind: str,
+    raw: np.ndarray | None = None,
+    within: bool = False,
 ) -> dict[str, Any]:
     """Deciles of the finite values and a 10-bin histogram from the finite minimum to the
     finite maximum (infinities in the end bins); seconds for datetimes and timedeltas."""
     edges = _edges(*bounds)
-    counts = histogram_counts(numbers, float(edges[0]), float(edges[-1]), _BINS, all_finite=no_nan)
+    low, high = float(edges[0]), float(edges[-1])
+    counts = _int_histogram(raw, bounds, low, high) if raw is not None else None
+    if counts is None:
+        counts = histogram_counts(numbers, low, high, _BINS, n_nan=n_nan, within=within)
     baseline: dict[str, Any] = {
         "deciles": _deciles(numbers),
         "histogram": {"edges": [float(e) for e in edges], "counts": counts.tolist()},
@@ -216,12 +248,31 @@ def _numeric_baseline(
     return baseline
 
 
+def _int_histogram(
+    raw: np.ndarray, bounds: tuple[float, float], low: float, high: float
+) -> np.ndarray | None:
+    """The histogram of integers spanning few values: one count per value, then per bin
+    (each value binned as :func:`histogram_counts` bins it). None when the span is wide."""
+    first, last = int(bounds[0]), int(bounds[1])
+    if abs(first) >= 1 << 53 or abs(last) >= 1 << 53:
+        return None
+    if last - first > min(len(raw), 1 << 20) or raw.dtype.itemsize > np.dtype(np.intp).itemsize:
+        return None
+    if raw.dtype == np.intp and first >= 0:
+        per_value = np.bincount(raw)[first:]
+    else:
+        per_value = np.bincount((raw - first).astype(np.intp, copy=False))
+    values = np.arange(first, last + 1, dtype=np.float64)
+    bins = histogram_counts(values, low, high, _BINS, all_finite=True, weights=per_value)
+    return np.asarray(bins, dtype=np.int64)
+
+
 def _deciles(numbers: np.ndarray) -> list[float]:
     """Deciles of the finite values: exact up to :data:`_SAMPLE` values, else of an evenly
     strided sample of about that many (rank error well under 1%); where interpolation
     overflows, the nearest observed value."""
     step = max(1, len(numbers) // _SAMPLE)
-    sample = numbers[::step]
+    sample = np.asarray(numbers[::step], dtype=np.float64)  # ints: only the sample converted
     sample = sample[np.isfinite(sample)]  # a copy: np.quantile may reorder it
     if not sample.size:
         sample = numbers[np.isfinite(numbers)]
@@ -243,17 +294,53 @@ def _edges(low: float, high: float) -> np.ndarray:
     return np.maximum.accumulate(edges)
 
 
-def _value_counts(series: pd.Series) -> pd.Series:
-    """Counts of the distinct non-null values, most frequent first."""
-    counts = series.value_counts(dropna=True, sort=True)
-    return counts[counts > 0]
+def _value_counts(series: pd.Series, kind: str, n_null: int) -> tuple[list[Any], np.ndarray]:
+    """The distinct non-null values and their counts, most frequent first, ties in order of
+    first appearance (as pandas' ``value_counts``)."""
+    keys, counts = _first_seen_counts(series, kind, n_null)
+    order = np.argsort(-counts, kind="stable")
+    order = order[counts[order] > 0]
+    return [keys[i] for i in order.tolist()], counts[order]
 
 
-def _frequencies(counts: pd.Series, n_values: int, max_categories: int) -> dict[str, Any]:
-    top = counts.iloc[:max_categories]
-    shares = top.to_numpy(dtype=np.float64) / n_values
+def _first_seen_counts(series: pd.Series, kind: str, n_null: int) -> tuple[list[Any], np.ndarray]:
+    if kind == BOOL and _is_numpy(series, "b"):
+        values = series.to_numpy()
+        trues = int(np.count_nonzero(values))
+        first = bool(values[0])
+        both = [trues, len(values) - trues]
+        return [first, not first], np.asarray(both if first else both[::-1], dtype=np.int64)
+    if kind == STRING and getattr(series.dtype, "storage", None) == "pyarrow":
+        found = _arrow_counts(series, n_null)
+        if found is not None:
+            return found
+    counts = series.value_counts(dropna=True, sort=False)
+    return list(counts.index), counts.to_numpy(dtype=np.int64)
+
+
+def _arrow_counts(series: pd.Series, n_null: int) -> tuple[list[Any], np.ndarray] | None:
+    """Counts of a pyarrow-backed string column through one dictionary encoding."""
+    try:
+        import pyarrow as pa
+    except ImportError:  # pragma: no cover - pandas' pyarrow strings need pyarrow
+        return None
+    array = pa.array(series.array)
+    if isinstance(array, pa.ChunkedArray):
+        array = array.combine_chunks()
+    if n_null:
+        array = array.drop_null()
+    encoded = array.dictionary_encode()
+    indices = np.asarray(encoded.indices)
+    keys = encoded.dictionary.to_pylist()
+    return keys, np.bincount(indices, minlength=len(keys)).astype(np.int64, copy=False)
+
+
+def _frequencies(
+    keys: list[Any], counts: np.ndarray, n_values: int, max_categories: int
+) -> dict[str, Any]:
+    shares = counts[:max_categories].astype(np.float64) / n_values
     return {
-        "frequencies": {str(k): float(v) for k, v in zip(top.index, shares, strict=True)},
+        "frequencies": {str(k): float(v) for k, v in zip(keys, shares.tolist(), strict=False)},
         "other": max(0.0, float(1.0 - shares.sum())),
     }
 

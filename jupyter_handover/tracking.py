@@ -205,7 +205,9 @@ def _model_target(client: Any, model_uri: str) -> ModelTarget:
         if version.isdigit():
             mv = client.get_model_version(name, version)
         else:  # models:/NAME/latest or a stage
-            found = client.get_latest_versions(name, stages=None if version == "latest" else [version])
+            found = client.get_latest_versions(
+                name, stages=None if version == "latest" else [version]
+            )
             if not found:
                 raise TrackingError(f"{model_uri}: no such model version")
             mv = max(found, key=lambda v: int(v.version))

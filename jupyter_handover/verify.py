@@ -12,8 +12,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -21,46 +19,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._replay import ReplayError, explain, replay
 from ._venv import EnvironmentBuildError, InterpreterNotFoundError, ensure_environment
 
 __all__ = ["STEPS", "VerifyReport", "check_manifest", "compare_outputs", "verify_artifact"]
 
 #: The steps of a verify, in order (the keys of ``VerifyReport.seconds`` besides ``total``).
 STEPS = ["resolve", "manifest", "interpreter", "environment", "install", "replay", "compare"]
-REPLAY_TIMEOUT = 600.0
 
 Progress = Callable[[str, str], None]
-
-# Runs in the clean environment with ``python -I -B``: imports only the artifact's runtime.
-_DRIVER = r'''
-import importlib.util, json, platform, sys, traceback
-handover_dir, out_path = sys.argv[1], sys.argv[2]
-sys.path.insert(0, handover_dir)
-result = {
-    "python": platform.python_version(),
-    "executable": sys.executable,
-    "jupyter_handover_importable": importlib.util.find_spec("jupyter_handover") is not None,
-}
-stage = "import"
-try:
-    from runtime.loader import load, to_jsonable
-    stage = "load"
-    with open(handover_dir + "/examples.json") as fh:
-        examples = json.load(fh)
-    model = load(handover_dir)
-    stage = "predict"
-    result["outputs"] = to_jsonable(model.predict({"dataframe_split": examples["inputs"]}))
-except BaseException as exc:
-    result["error"] = {
-        "stage": stage,
-        "type": type(exc).__name__,
-        "message": str(exc),
-        "module": getattr(exc, "name", None),
-        "traceback": traceback.format_exc()[-4000:],
-    }
-with open(out_path, "w") as fh:
-    json.dump(result, fh, allow_nan=True, default=repr)
-'''
 
 
 @dataclass
@@ -149,9 +116,9 @@ def check_manifest(root: Path) -> list[str]:
             problems.append(f"{rel} was changed after packaging (sha256 differs from the manifest)")
     for path in sorted((root / "handover").rglob("*")):
         rel = path.relative_to(root).as_posix()
-        if path.is_file() and "__pycache__" not in path.parts and rel not in listed:
-            if rel != "handover/manifest.json":
-                problems.append(f"{rel} is not in handover/manifest.json (added after packaging)")
+        skip = "__pycache__" in path.parts or rel in listed or rel == "handover/manifest.json"
+        if path.is_file() and not skip:
+            problems.append(f"{rel} is not in handover/manifest.json (added after packaging)")
     return problems
 
 
@@ -173,7 +140,7 @@ def _same(expected: Any, got: Any, rtol: float, atol: float) -> bool:
         return abs(g - e) <= atol + rtol * abs(e)
     if isinstance(expected, (list, tuple)) and isinstance(got, (list, tuple)):
         return len(expected) == len(got) and all(
-            _same(e, g, rtol, atol) for e, g in zip(expected, got)
+            _same(e, g, rtol, atol) for e, g in zip(expected, got, strict=True)
         )
     if isinstance(expected, dict) and isinstance(got, dict):
         return expected.keys() == got.keys() and all(
@@ -197,56 +164,11 @@ def compare_outputs(
     return mismatches
 
 
-def _explain(error: dict[str, Any]) -> str:
-    stage, kind, message = error.get("stage"), error.get("type"), error.get("message")
-    if kind in ("ModuleNotFoundError", "ImportError"):
-        module = error.get("module") or message
-        return (
-            f"import failure in the clean environment while {stage}ing the artifact: {kind}: "
-            f"{message}. The lock does not install {module!s}: add the distribution that "
-            "provides it to the notebook's imports (or requirements) and package again"
-        )
-    return (
-        f"the artifact failed to {stage} in the clean environment: {kind}: {message}\n"
-        + str(error.get("traceback", ""))[-1500:]
-    )
-
-
-def _child_env(env_var_names: list[str]) -> dict[str, str]:
-    """A minimal environment: no PYTHON* variables (``-I`` ignores them anyway), only what
-    the exported code reads by name (environment.json lists the names)."""
-    keep = {"PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SYSTEMROOT", *env_var_names}
-    return {k: v for k, v in os.environ.items() if k in keep}
-
-
-def _replay(python: Path, handover: Path, env_var_names: list[str]) -> dict[str, Any]:
-    # Bytecode goes to the cached environment, never beside the artifact's files: the first
-    # replay compiles what it imports (pandas, scikit-learn), later ones start fast.
-    pycache = python.parent.parent / "pycache"
-    with tempfile.TemporaryDirectory(prefix="handover-verify-") as tmp:
-        driver = Path(tmp) / "replay_driver.py"
-        driver.write_text(_DRIVER)
-        out = Path(tmp) / "result.json"
-        try:
-            proc = subprocess.run(
-                [str(python), "-I", "-X", f"pycache_prefix={pycache}", str(driver)]
-                + [str(handover), str(out)],
-                cwd=tmp,
-                env=_child_env(env_var_names),
-                capture_output=True,
-                text=True,
-                timeout=REPLAY_TIMEOUT,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise _Failed("replay", f"the replay timed out after {REPLAY_TIMEOUT:.0f} s") from exc
-        if not out.is_file():
-            raise _Failed(
-                "replay",
-                f"the replay process died (exit {proc.returncode}):\n{proc.stderr[-2000:]}",
-            )
-        result: dict[str, Any] = json.loads(out.read_text())
-        return result
+def _run_replay(python: Path, handover: Path, env_var_names: list[str]) -> dict[str, Any]:
+    try:
+        return replay(python, handover, env_var_names)
+    except ReplayError as exc:
+        raise _Failed("replay", str(exc)) from exc
 
 
 def _sha256(path: Path) -> str:
@@ -257,25 +179,38 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _resolve(model_ref: str | Path) -> Path:
-    local = Path(str(model_ref)).expanduser()
-    if local.is_dir():  # no need to import the artifact builder (pandas, nbformat) for a folder
-        return local.resolve()
-    from .artifact import resolve_model_ref
+def _resolve(model_ref: str | Path, downloads: Path) -> Path:
+    """A local folder as is; an MLflow URI downloaded into ``downloads`` (removed after)."""
     from .errors import ArtifactError, TrackingError
 
+    ref = str(model_ref)
+    local = Path(ref).expanduser()
     try:
-        return resolve_model_ref(model_ref)
+        if local.is_dir():  # no need to import the artifact builder (pandas, nbformat)
+            return local.resolve()
+        if ref.startswith(("runs:/", "models:/", "mlflow-artifacts:/")) or "://" in ref:
+            from .tracking import download_model
+
+            return download_model(ref, downloads)
+        from .artifact import resolve_model_ref
+
+        return resolve_model_ref(ref)  # raises with the message that lists what is accepted
     except (ArtifactError, TrackingError) as exc:
         raise _Failed("resolve", str(exc)) from exc
 
 
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise _Failed("manifest", f"{path.name} cannot be read ({exc})") from exc
+
+
 def is_mlflow_uri(model_ref: str | Path) -> bool:
-    """True for ``runs:/``, ``models:/`` and other URIs (not a local folder)."""
+    """True for ``runs:/RUN/PATH`` and ``models:/...``: references with an MLflow run to
+    record the verification on (a local folder never is one)."""
     ref = str(model_ref)
-    return not Path(ref).expanduser().is_dir() and (
-        ref.startswith(("runs:/", "models:/")) or "://" in ref
-    )
+    return ref.startswith(("runs:/", "models:/")) and not Path(ref).expanduser().is_dir()
 
 
 def verify_artifact(
@@ -315,9 +250,10 @@ def verify_artifact(
             current_step[0] = step
         say(step, message)
 
+    downloads = tempfile.TemporaryDirectory(prefix="handover-verify-model-")
     try:
         say("resolve", f"resolving {model_ref}")
-        root = _resolve(model_ref)
+        root = _resolve(model_ref, Path(downloads.name).resolve())
         report.path = str(root)
         lap("resolve")
 
@@ -327,9 +263,9 @@ def verify_artifact(
         if problems:
             raise _Failed("manifest", "the manifest does not match: " + "; ".join(problems))
         handover = root / "handover"
-        meta = json.loads((handover / "handover.json").read_text())
-        environment = json.loads((handover / "environment.json").read_text())
-        examples = json.loads((handover / "examples.json").read_text())
+        meta = _read_json(handover / "handover.json")
+        environment = _read_json(handover / "environment.json")
+        examples = _read_json(handover / "examples.json")
         report.python = str(meta.get("python") or environment.get("python"))
         report.rows = len(examples.get("outputs", []))
 
@@ -358,7 +294,7 @@ def verify_artifact(
             )
 
         say("replay", f"replaying {report.rows} golden examples in the clean environment")
-        result = _replay(built.python, handover, list(environment.get("env_var_names") or []))
+        result = _run_replay(built.python, handover, list(environment.get("env_var_names") or []))
         report.isolation = {
             "python": result.get("python"),
             "executable": result.get("executable"),
@@ -367,11 +303,12 @@ def verify_artifact(
         lap("replay")
         if result.get("python") != report.python:
             raise _Failed(
-                "replay", f"the clean environment runs Python {result.get('python')}, "
-                f"not the artifact's {report.python}"
+                "replay",
+                f"the clean environment runs Python {result.get('python')}, "
+                f"not the artifact's {report.python}",
             )
         if "error" in result:
-            raise _Failed("replay", _explain(result["error"]))
+            raise _Failed("replay", explain(result["error"]))
         if result.get("jupyter_handover_importable"):
             raise _Failed(
                 "replay",
@@ -393,6 +330,10 @@ def verify_artifact(
     except _Failed as exc:
         report.failed_step = exc.step
         report.problems.insert(0, str(exc))
+    finally:
+        if report.path and report.path.startswith(str(Path(downloads.name).resolve())):
+            report.path = None  # downloaded for this verify only, and removed now
+        downloads.cleanup()
     report.seconds["total"] = round(time.perf_counter() - start, 3)
     say("done", "passed" if report.passed else f"failed at {report.failed_step}")
     if record and report.failed_step != "resolve" and is_mlflow_uri(model_ref):

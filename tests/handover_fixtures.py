@@ -21,6 +21,11 @@ from nbformat.v4 import new_code_cell, new_notebook
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "1")
+# verify's environments built by tests (also by server jobs in child processes) stay in the
+# checkout's ignored .cache/, never in the user's cache
+os.environ.setdefault(
+    "JUPYTER_HANDOVER_ENV_CACHE", str(Path(__file__).resolve().parent.parent / ".cache" / "envs")
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent

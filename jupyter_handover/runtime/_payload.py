@@ -11,7 +11,6 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-import operator
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -164,17 +163,12 @@ def payload_columns(payload: Any, names: Sequence[str]) -> tuple[int, dict[str, 
         raise Fallback
     if type(body[0]) is list:
         return _columns_of_rows(body, names, names)
-    width = len(names)
-    if not all(type(r) is dict and len(r) == width for r in body):
+    if set(map(type, body)) != {dict} or set(map(len, body)) != {len(names)}:
         raise Fallback
-    getter = operator.itemgetter(*names)
-    try:
-        rows = list(map(getter, body))
+    try:  # one comprehension per column: no row tuples to transpose
+        return len(body), {n: [r[n] for r in body] for n in names}
     except KeyError as exc:
         raise Fallback from exc
-    if width == 1:
-        return len(rows), {names[0]: rows}
-    return len(rows), dict(zip(names, map(list, zip(*rows, strict=True)), strict=True))
 
 
 def _columns_of_rows(
@@ -182,8 +176,7 @@ def _columns_of_rows(
 ) -> tuple[int, dict[str, list[Any]]]:
     if type(rows) is not list or not rows or list(columns) != list(names):
         raise Fallback
-    width = len(names)
-    if not all(type(r) is list and len(r) == width for r in rows):
+    if set(map(type, rows)) != {list} or set(map(len, rows)) != {len(names)}:
         raise Fallback
     return len(rows), dict(zip(names, map(list, zip(*rows, strict=True)), strict=True))
 
@@ -272,7 +265,7 @@ class ColumnChecker:
                 if floaty:
                     return self._typed(np.array(values, dtype=np.float64))
                 return self._typed(np.array(values, dtype=np.int64))
-            return self._numbers(values, types, findings, build)
+            return self._numbers(values, types, findings, build, has_none)
         if self.kind == "datetime":
             return self._datetimes(values, findings, build)
         rows_null = (
@@ -302,8 +295,8 @@ class ColumnChecker:
             codes = [self.known.get(v, -1) if v is not None else -1 for v in values]  # type: ignore[union-attr]
             return pd.Categorical.from_codes(codes, dtype=self.cat_dtype)
         if isinstance(self.target, np.dtype):
-            if self.target.kind == "O":
-                return np.array(values, dtype=object)
+            if self.target.kind == "O":  # a Series: pandas 3 would make str of a bare array
+                return pd.Series(np.array(values, dtype=object), dtype=object, copy=False)
             return np.array(values, dtype=self.target)
         return pd.array(values, dtype=self.target)
 
@@ -363,15 +356,24 @@ class ColumnChecker:
         types: set[type],
         findings: list[tuple[int, int, FastFinding]],
         build: bool,
+        has_none: bool,
     ) -> Any:
-        floaty = float in types or len(types) == 0 or any(v is None for v in values)
-        array = np.array(values, dtype=np.float64)
+        floaty = float in types or len(types) == 0 or has_none
+        ints: np.ndarray | None = None
+        if floaty:
+            array = np.array(values, dtype=np.float64)
+        else:  # built once as int64 (OverflowError beyond it), compared as float64
+            try:
+                ints = np.array(values, dtype=np.int64)
+            except OverflowError as exc:
+                raise Fallback from exc
+            array = ints.astype(np.float64)
         nulls = np.isnan(array)
         if self.kind == "integer" and float in types:
             with np.errstate(invalid="ignore"):
                 if (~nulls & ~(np.isfinite(array) & (array == np.floor(array)))).any():
                     raise Fallback  # a type problem: the frame path words it
-        if int in types and np.nanmax(np.abs(array), initial=0.0) >= 2.0**63:
+        if floaty and int in types and np.nanmax(np.abs(array), initial=0.0) >= 2.0**63:
             raise Fallback
         clean = self.nullable or not nulls.any()
         if not clean:
@@ -388,7 +390,7 @@ class ColumnChecker:
                 clean = clean and not (rows and self.severity == "error")
         if not (clean and build):
             return None
-        return self._typed(array if floaty else np.array(values, dtype=np.int64))
+        return self._typed(array if ints is None else ints)
 
     def _datetimes(
         self, values: list[Any], findings: list[tuple[int, int, FastFinding]], build: bool
@@ -427,26 +429,26 @@ class ColumnChecker:
         self, values: list[Any], findings: list[tuple[int, int, FastFinding]], build: bool
     ) -> Any:
         """The vectorised check of many ISO strings, with the frame path's own parser."""
-        texts = pd.Series(values, dtype=object)
-        null = texts.isna().to_numpy()
-        parsed = pd.to_datetime(texts, errors="coerce", utc=True, format="ISO8601")
-        if (parsed.isna().to_numpy() & ~null).any():
+        null = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
+        parsed = pd.to_datetime(values, errors="coerce", utc=True, format="ISO8601")
+        stamps = parsed.tz_localize(None).to_numpy()
+        if (np.isnat(stamps) & ~null).any():
             raise Fallback  # a type problem: the frame path words it
-        stamps = parsed.dt.tz_localize(None)
         size = len(findings)
         if not self.nullable:
             self._nulls(np.flatnonzero(null).tolist(), findings)
         low, high = self.bounds
         for limit, below in ((low, True), (high, False)):
             if limit is not None:
-                mask = stamps < pd.Timestamp(limit) if below else stamps > pd.Timestamp(limit)
-                for row in np.flatnonzero(mask.to_numpy()).tolist():
+                bound = np.datetime64(limit, "us")
+                mask = stamps < bound if below else stamps > bound
+                for row in np.flatnonzero(mask).tolist():
                     self._range(row, values[row], below, findings)
         if not build or any(f[2][3] == "error" for f in findings[size:]):
             return None
         if self.tz is None:
-            return stamps.to_numpy().astype(self.target)
-        return pd.DatetimeIndex(parsed).tz_convert(self.tz).astype(self.target)
+            return stamps.astype(self.target)
+        return parsed.tz_convert(self.tz).astype(self.target)
 
 
 def _show(value: Any) -> str:

@@ -22,36 +22,71 @@ import pandas as pd
 __all__ = ["EPSILON", "column_psi", "drift_band", "histogram_counts", "psi", "to_numbers"]
 
 EPSILON = 1e-4
-_CHUNK = 1 << 18
+_CHUNK = 1 << 16
 _SECONDS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 
 
 def histogram_counts(
-    values: np.ndarray, low: float, high: float, bins: int = 10, *, all_finite: bool = False
+    values: np.ndarray,
+    low: float,
+    high: float,
+    bins: int = 10,
+    *,
+    all_finite: bool = False,
+    n_nan: int | None = None,
+    weights: np.ndarray | None = None,
+    within: bool = False,
 ) -> np.ndarray:
     """Counts of the non-NaN ``values`` in ``bins`` equal bins from ``low`` to ``high``.
 
     Bin ``i`` holds ``low + i * width <= x < low + (i + 1) * width``; values below ``low``
     (-inf too) count in the first bin and values from ``high`` up (+inf too) in the last.
-    NaN is left out (``all_finite=True`` promises there is none and skips that check).
-    Works in chunks, so extra memory stays small whatever the length.
+    NaN is left out (``all_finite=True`` promises there is none; ``n_nan``, when the caller
+    knows how many NaN there are, saves looking for them); ``weights`` counts each value that
+    many times; ``within=True`` promises every non-NaN value lies in ``[low, high]``. Works
+    in chunks through two reused buffers, so extra memory stays small whatever the length.
     """
     if not high > low:
         low, high = low - 0.5, high + 0.5
+    if not high > low:  # too large for 0.5 to count: one step of the float grid each way
+        low, high = math.nextafter(low, -math.inf), math.nextafter(high, math.inf)
+    if not isinstance(values, np.ndarray) or values.dtype.kind not in "biuf":
+        values = np.asarray(values, dtype=np.float64)
     # scale written so that neither (high - low) nor (x - low) can overflow
-    scale = bins / (0.5 * high - 0.5 * low) * 0.5
+    scale = np.float64(bins / (0.5 * high - 0.5 * low) * 0.5)
     offset = -low * scale
-    counts = np.zeros(bins, dtype=np.int64)
+    size = min(len(values), _CHUNK)
+    position = np.empty(size, dtype=np.float64)
+    index = np.empty(size, dtype=np.intp)
+    counts = np.zeros(bins + 1, dtype=np.int64)
+    if all_finite:
+        n_nan = 0
     for start in range(0, len(values), _CHUNK):
-        chunk = np.asarray(values[start : start + _CHUNK], dtype=np.float64)
-        position = chunk * scale
-        position += offset
+        chunk = values[start : start + _CHUNK]
+        where, slot = position[: len(chunk)], index[: len(chunk)]
+        np.multiply(chunk, scale, out=where)
+        where += offset
+        if n_nan is None:  # NaN goes to an extra bin that is dropped
+            np.clip(where, 0, bins - 1, out=where)
+            np.copyto(where, bins, where=np.isnan(where))
+        elif n_nan:  # NaN goes to the first bin, and is taken out of it below
+            np.fmax(where, 0, out=where)
+            if not within:
+                np.fmin(where, bins - 1, out=where)
+        elif not within:
+            np.clip(where, 0, bins - 1, out=where)
+        # else x in [low, high] gives 0 <= position <= bins: bin `bins` joins the last below
         # clipped to [0, bins - 1] first, truncation to int is the floor
-        np.clip(position, 0, bins - 1, out=position)
-        if not all_finite:  # NaN goes to an extra bin that is dropped
-            np.copyto(position, bins, where=np.isnan(position))
-        counts += np.bincount(position.astype(np.intp), minlength=bins + 1)[:bins]
-    return counts
+        np.copyto(slot, where, casting="unsafe")
+        if weights is None:
+            counts += np.bincount(slot, minlength=bins + 1)
+        else:
+            part = np.bincount(slot, weights[start : start + _CHUNK], minlength=bins + 1)
+            counts += part.astype(np.int64)
+    if n_nan:
+        counts[0] -= n_nan if weights is None else 0
+    counts[bins - 1] += counts[bins] if within else 0
+    return counts[:bins]
 
 
 def to_numbers(series: pd.Series) -> np.ndarray:
