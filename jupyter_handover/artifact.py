@@ -25,6 +25,7 @@ import pandas as pd
 
 from . import __version__
 from ._documents import render_dockerfile, render_handover_md
+from ._refs import file_sha256, resolve_model_ref
 from .contract import DataContract, infer_contract
 from .environment import capture_environment, env_var_names, minimal_requirements
 from .errors import ArtifactError, ExportError, ModelNotPicklableError, NoTaggedCellsError
@@ -35,7 +36,14 @@ FORMAT_VERSION = 1
 HANDOVER_DIR = "handover"
 RUNTIME_SRC = Path(__file__).resolve().parent / "runtime"
 
-__all__ = ["Artifact", "BuildReport", "build_artifact", "load_artifact", "file_sha256"]
+__all__ = [
+    "Artifact",
+    "BuildReport",
+    "build_artifact",
+    "file_sha256",
+    "load_artifact",
+    "resolve_model_ref",
+]
 
 
 @dataclass
@@ -50,15 +58,6 @@ class BuildReport:
     lock_hashes: bool
     lock_message: str
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _git_commit(path: Path) -> str | None:
@@ -437,22 +436,6 @@ class Artifact:
         if self._model is None:
             self._model = HandoverModel(self.handover_dir)
         return self._model.predict(df)
-
-
-def resolve_model_ref(model_ref: str | Path) -> Path:
-    """A folder, ``runs:/``, ``models:/NAME/VERSION`` or ``models:/NAME@ALIAS`` as a local dir."""
-    ref = str(model_ref)
-    local = Path(ref).expanduser()
-    if local.is_dir():
-        return local.resolve()
-    if ref.startswith(("runs:/", "models:/", "mlflow-artifacts:/")) or "://" in ref:
-        from .tracking import download_model
-
-        return download_model(ref)
-    raise ArtifactError(
-        f"{ref!r} is neither an artifact directory nor an MLflow model URI: pass a folder "
-        "written by %handover package, runs:/RUN/PATH, models:/NAME/VERSION or models:/NAME@ALIAS"
-    )
 
 
 def load_artifact(model_ref: str | Path) -> Artifact:

@@ -9,7 +9,6 @@ site, cwd a temporary folder, so jupyter_handover cannot be imported), predicts
 
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import tempfile
@@ -19,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ._refs import file_sha256
 from ._replay import ReplayError, explain, replay
 from ._venv import EnvironmentBuildError, InterpreterNotFoundError, ensure_environment
 
@@ -112,7 +112,7 @@ def check_manifest(root: Path) -> list[str]:
         path = root / rel
         if not path.is_file():
             problems.append(f"{rel} is missing (listed in handover/manifest.json)")
-        elif _sha256(path) != digest:
+        elif file_sha256(path) != digest:
             problems.append(f"{rel} was changed after packaging (sha256 differs from the manifest)")
     for path in sorted((root / "handover").rglob("*")):
         rel = path.relative_to(root).as_posix()
@@ -171,14 +171,6 @@ def _run_replay(python: Path, handover: Path, env_var_names: list[str]) -> dict[
         raise _Failed("replay", str(exc)) from exc
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _resolve(model_ref: str | Path, downloads: Path) -> Path:
     """A local folder as is; an MLflow URI downloaded into ``downloads`` (removed after)."""
     from .errors import ArtifactError, TrackingError
@@ -192,7 +184,7 @@ def _resolve(model_ref: str | Path, downloads: Path) -> Path:
             from .tracking import download_model
 
             return download_model(ref, downloads)
-        from .artifact import resolve_model_ref
+        from ._refs import resolve_model_ref
 
         return resolve_model_ref(ref)  # raises with the message that lists what is accepted
     except (ArtifactError, TrackingError) as exc:
