@@ -72,7 +72,12 @@ def _load(url: str, body: Path, concurrency: int, requests: int, seconds: float)
 
 
 def _measure(
-    name: str, cmd: list[str], cwd: Path, bodies: dict[str, Path], seconds: float
+    name: str,
+    cmd: list[str],
+    cwd: Path,
+    bodies: dict[str, Path],
+    seconds: float,
+    extra_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -80,6 +85,7 @@ def _measure(
     log = (cwd / f"{name}.log").open("wb")
     start = time.monotonic()
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
+    env.update(extra_env or {})
     proc = subprocess.Popen(
         cmd, cwd=cwd, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=env
     )
@@ -114,7 +120,7 @@ def _in_process_ms(handover: Path, seconds: float) -> tuple[float, float]:
     coerced, _ = model.check(one)
 
     def median(call: Any) -> float:
-        times = []
+        times: list[float] = []
         deadline = time.perf_counter() + seconds
         while time.perf_counter() < deadline or len(times) < 20:
             t = time.perf_counter()
@@ -129,6 +135,12 @@ def _in_process_ms(handover: Path, seconds: float) -> tuple[float, float]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=10.0, help="per load scenario")
+    parser.add_argument(
+        "--ours-pythonpath",
+        default="",
+        help="prepended to PYTHONPATH for our server only (e.g. a folder holding httptools, "
+        "which uvicorn then uses instead of h11)",
+    )
     args = parser.parse_args()
     load = os.getloadavg()[0]
     if load >= 2:
@@ -154,7 +166,12 @@ def main() -> None:
     theirs = _measure("mlflow", mlflow_cmd, work, bodies, args.seconds)
     # the in-process baseline right before our server's runs: the machine's load drifts
     raw_ms, checked_ms = _in_process_ms(path / "handover", 3.0)
-    ours = _measure("ours", ours_cmd, path / "handover", bodies, args.seconds)
+    ours_env = {}
+    if args.ours_pythonpath:
+        ours_env["PYTHONPATH"] = os.pathsep.join(
+            p for p in (args.ours_pythonpath, os.environ.get("PYTHONPATH", "")) if p
+        )
+    ours = _measure("ours", ours_cmd, path / "handover", bodies, args.seconds, ours_env)
 
     print(f"in-process predict, 1 row: {raw_ms:.2f} ms (validated: {checked_ms:.2f} ms)")
     print(f"{'':24}{'mlflow models serve':>22}{'handover runtime':>20}")

@@ -16,6 +16,7 @@ import asyncio
 import json
 import statistics
 import time
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -46,7 +47,9 @@ async def _worker(
     return errors
 
 
-async def run(url: str, body: bytes, concurrency: int, requests: int, seconds: float) -> dict:
+async def run(
+    url: str, body: bytes, concurrency: int, requests: int, seconds: float
+) -> dict[str, Any]:
     """Drive the load; returns the summary that :func:`main` prints."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80

@@ -239,7 +239,11 @@ def build_artifact_report(
         requirements: dict[str, str] = {
             **minimal_requirements(model, export.code),
             # the runtime server's own requirements, at the kernel's versions
-            **{k: env.packages[k] for k in ("starlette", "uvicorn") if k in env.packages},
+            **{
+                k: env.packages[k]
+                for k in ("starlette", "uvicorn", "httptools")
+                if k in env.packages
+            },
             **(extra_requirements or {}),
         }
         env_names = env_var_names(export.code)

@@ -110,6 +110,8 @@ def shell(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         monkeypatch.delenv(var, raising=False)
     ip = InteractiveShell.instance()
     ip.run_line_magic("load_ext", "jupyter_handover")
+    # the shell is a process-wide singleton: no test sees an earlier test's package
+    ip.magics_manager.registry["HandoverMagics"].last_package = None
     saved = dict(ip.user_ns)
     yield ip
     ip.user_ns.clear()

@@ -337,6 +337,28 @@ def test_window_zero_turns_batching_off() -> None:
     assert calls == [1, 1, 1, 1, 1]
 
 
+def test_a_batch_of_small_requests_is_coerced_once_like_each_alone(
+    artifact: Path, examples: dict
+) -> None:
+    from jupyter_handover.runtime._batching import Columns
+
+    service = create_app(artifact / "handover").service  # type: ignore[attr-defined]
+    rows, columns = examples["inputs"]["data"], examples["inputs"]["columns"]
+    contract = service.contract
+    parts, frames = [], []
+    for i in range(len(rows)):
+        payload = {"dataframe_split": {"columns": columns, "data": rows[i : i + 2]}}
+        part, n, _ = service._check(None, payload, True)
+        assert isinstance(part, Columns) and n == len(rows[i : i + 2])
+        parts.append(part)
+        frames.append(contract.check_payload(payload)[0])
+    expected = pd.concat(frames, ignore_index=True)
+    pd.testing.assert_frame_equal(service.merge(parts), expected)
+    # a mixed batch: a coerced frame between raw parts keeps the order
+    mixed = service.merge([parts[0], frames[1], parts[2]])
+    pd.testing.assert_frame_equal(mixed, pd.concat(frames[:3], ignore_index=True))
+
+
 # -- the real server process ---------------------------------------------------------------
 
 
@@ -349,8 +371,14 @@ def test_real_server_answers_like_the_notebook(server: tuple[str, Path], example
     assert list(predictions.iloc[:, 0]) == examples["outputs"]
     resp = httpx.post(url + "/invocations", json={"dataframe_records": [{"a": 1}]}, timeout=10)
     assert resp.status_code == 422
-    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
-    assert any(e.get("request_id") == resp.headers["x-request-id"] for e in lines)
+    # the access line is written after the response is sent: give the server a moment
+    wanted = resp.headers["x-request-id"]
+    for _ in range(100):
+        lines = [json.loads(x) for x in log.read_text().splitlines() if x.startswith("{")]
+        if any(e.get("request_id") == wanted for e in lines):
+            break
+        time.sleep(0.1)
+    assert any(e.get("request_id") == wanted for e in lines)
 
 
 def test_100_concurrent_mixed_requests_each_get_their_own_answer(

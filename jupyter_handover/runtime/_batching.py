@@ -1,10 +1,12 @@
 """Adaptive micro-batching: concurrent requests share one ``predict`` call.
 
-Each request arrives already validated and coerced (a bad request never reaches a batch).
-The batcher takes every request that is waiting; when more requests are still being read
-or validated it waits for them up to ``window`` seconds, never past ``max_rows`` rows. With
-nothing else on the way it runs at once, so a lone client pays no window. The frames are
-concatenated, predicted in one call on the model thread and the results handed back per
+Each request arrives already validated (a bad request never reaches a batch). The batcher
+takes every request that is waiting, gives the event loop two turns (requests already in the
+socket buffers get read and start validating), and while more requests are still being read
+or validated waits for them up to ``window`` seconds, never past ``max_rows`` rows. With
+nothing else on the way it runs at once, so a lone client pays no window. The parts are
+merged into one frame (by ``merge``: the server validates small requests as plain columns and
+builds ONE DataFrame per batch), predicted in one call and the results handed back per
 request. When a batched call raises (or returns the wrong number of rows), every request
 of the batch is retried on its own, so one request that makes the model fail never fails
 the others.
@@ -16,20 +18,44 @@ import asyncio
 import concurrent.futures
 import contextlib
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
-import pandas as pd
-
 #: predict(frame, proba) -> one JSON-ready result per row (list) or a dict of such lists
-PredictFn = Callable[[pd.DataFrame, bool], dict[str, list[Any]]]
+PredictFn = Callable[[Any, bool], dict[str, list[Any]]]
+#: loop turns a batch gives requests already received to reach the batcher
+_YIELDS = 2
+#: merge(parts) -> the one frame of a batch (parts: whatever ``submit`` was given)
+MergeFn = Callable[[list[Any]], Any]
 
 
-@dataclass
+def concat_frames(parts: list[Any]) -> Any:
+    """The default ``merge``: the parts are DataFrames, concatenated in order."""
+    if len(parts) == 1:
+        return parts[0]
+    import pandas as pd
+
+    return pd.concat(parts, ignore_index=True)
+
+
+class Columns:
+    """A validated small request as raw values per contract column (coerced per batch)."""
+
+    __slots__ = ("rows", "values")
+
+    def __init__(self, rows: int, values: dict[str, list[Any]]) -> None:
+        self.rows, self.values = rows, values
+
+    def __len__(self) -> int:
+        return self.rows
+
+
 class _Item:
-    frame: pd.DataFrame
-    proba: bool
-    future: asyncio.Future[dict[str, list[Any]]] = field(repr=False)
+    __slots__ = ("future", "part", "proba", "rows")
+
+    def __init__(
+        self, part: Any, rows: int, proba: bool, future: asyncio.Future[dict[str, list[Any]]]
+    ) -> None:
+        self.part, self.rows, self.proba, self.future = part, rows, proba, future
 
 
 class MicroBatcher:
@@ -49,8 +75,9 @@ class MicroBatcher:
         window_ms: float = 2.0,
         max_rows: int = 4096,
         on_batch: Callable[[int, int], None] | None = None,
-        on_rows: Callable[[pd.DataFrame], None] | None = None,
+        on_rows: Callable[[Any], None] | None = None,
         in_thread: bool = True,
+        merge: MergeFn = concat_frames,
     ) -> None:
         self._predict = predict
         self.window = max(0.0, window_ms) / 1000.0
@@ -58,10 +85,12 @@ class MicroBatcher:
         self._on_batch = on_batch
         self._on_rows = on_rows
         self.in_thread = in_thread
+        self._merge = merge
         self._queue: asyncio.Queue[_Item] = asyncio.Queue()
         self._executor = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="model")
         self._task: asyncio.Task[None] | None = None
         self.arriving = 0  # requests admitted but not yet submitted (read/parse/validate)
+        self._shared = True  # the last batch had company: look for more before predicting
 
     def start(self) -> None:
         """Start the gathering task on the running loop."""
@@ -79,24 +108,32 @@ class MicroBatcher:
         """Run ``fn`` on the model thread (warm-up, large validations)."""
         return asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
-    async def submit(self, frame: pd.DataFrame, proba: bool = False) -> dict[str, list[Any]]:
-        """Predict ``frame`` (coerced, valid) in the next batch; returns this frame's results."""
+    async def submit(
+        self, part: Any, proba: bool = False, rows: int | None = None
+    ) -> dict[str, list[Any]]:
+        """Predict ``part`` (a coerced frame, or what ``merge`` reads; valid) in the next
+        batch; returns the results of its ``rows`` rows (default ``len(part)``)."""
         future: asyncio.Future[dict[str, list[Any]]] = asyncio.get_running_loop().create_future()
-        await self._queue.put(_Item(frame, proba, future))
+        self._queue.put_nowait(_Item(part, len(part) if rows is None else rows, proba, future))
         return await future
 
     async def _gather(self) -> list[_Item]:
         items = [await self._queue.get()]
-        rows = len(items[0].frame)
+        rows = items[0].rows
         if self.window == 0:
             return items
         loop = asyncio.get_running_loop()
         deadline = loop.time() + self.window
+        if self._shared and self.arriving <= 0 and rows < self.max_rows:
+            # under concurrency, requests already in the socket buffers are not visible yet:
+            # two turns of the loop read them and start their handlers (``arriving``)
+            for _ in range(_YIELDS):
+                await asyncio.sleep(0)
         while rows < self.max_rows:
             while not self._queue.empty() and rows < self.max_rows:
                 nxt = self._queue.get_nowait()
                 items.append(nxt)
-                rows += len(nxt.frame)
+                rows += nxt.rows
             if rows >= self.max_rows or self.arriving <= 0:
                 break
             remaining = deadline - loop.time()
@@ -107,7 +144,8 @@ class MicroBatcher:
             except asyncio.TimeoutError:
                 break
             items.append(nxt)
-            rows += len(nxt.frame)
+            rows += nxt.rows
+        self._shared = len(items) > 1  # a lone client (c=1) skips the loop turns
         return items
 
     async def _run_forever(self) -> None:
@@ -122,7 +160,7 @@ class MicroBatcher:
             else:
                 outcomes = self._predict_items(items)
             if self._on_batch is not None:
-                self._on_batch(len(items), sum(len(i.frame) for i in items))
+                self._on_batch(len(items), sum(i.rows for i in items))
             for item, outcome in zip(items, outcomes, strict=True):
                 if item.future.done():  # the client went away
                     continue
@@ -148,8 +186,12 @@ class MicroBatcher:
     def _predict_group(
         self, items: list[_Item], track: bool = True
     ) -> list[dict[str, list[Any]] | BaseException]:
-        frames = [item.frame for item in items]
-        frame = frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+        try:
+            frame = self._merge([item.part for item in items])
+        except Exception as exc:
+            if len(items) == 1:
+                return [exc]
+            return [self._predict_group([item], track)[0] for item in items]
         if track and self._on_rows is not None:
             with contextlib.suppress(Exception):  # drift tracking never fails a prediction
                 self._on_rows(frame)
@@ -165,8 +207,8 @@ class MicroBatcher:
             return [self._predict_group([item], track=False)[0] for item in items]
         out: list[dict[str, list[Any]] | BaseException] = []
         start = 0
-        for part in frames:
-            stop = start + len(part)
+        for item in items:
+            stop = start + item.rows
             out.append({key: values[start:stop] for key, values in result.items()})
             start = stop
         return out

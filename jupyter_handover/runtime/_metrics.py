@@ -8,8 +8,10 @@ thread, under its own lock.
 
 from __future__ import annotations
 
+import itertools
 import math
 import threading
+from bisect import bisect_left
 from collections import defaultdict, deque
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -45,13 +47,12 @@ class Histogram:
         self.series: dict[tuple[str, ...], list[float]] = {}
 
     def observe(self, labels: tuple[str, ...], value: float) -> None:
-        """Count ``value`` in every bucket whose upper bound is at least ``value``."""
+        """Count ``value`` in the first bucket whose upper bound is at least ``value``
+        (cumulated when rendered)."""
         row = self.series.get(labels)
-        if row is None:
-            row = self.series[labels] = [0.0] * (len(self.buckets) + 2)  # buckets, sum, count
-        for i, bound in enumerate(self.buckets):
-            if value <= bound:
-                row[i] += 1
+        if row is None:  # per bucket, then +Inf, sum, count
+            row = self.series[labels] = [0.0] * (len(self.buckets) + 3)
+        row[bisect_left(self.buckets, value)] += 1
         row[-2] += value
         row[-1] += 1
 
@@ -60,7 +61,7 @@ class Histogram:
         lines = []
         for labels, row in sorted(self.series.items()):
             pairs = list(zip(label_names, labels, strict=True))
-            for bound, count in zip(self.buckets, row, strict=False):
+            for bound, count in zip(self.buckets, itertools.accumulate(row), strict=False):
                 lines.append(
                     f"{name}_bucket{_labels([*pairs, ('le', _number(bound))])} {_number(count)}"
                 )

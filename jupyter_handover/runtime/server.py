@@ -4,6 +4,10 @@ Shipped inside every artifact as ``runtime.server``: Starlette on uvicorn, plus 
 and joblib; relative imports only. ``python -m runtime serve`` (from the artifact's
 ``handover/`` folder) runs it; :func:`create_app` gives the ASGI app for tests and embedding.
 
+``POST /invocations`` (and ``/predict``) is answered on raw ASGI, below Starlette's routing
+and middleware; a small JSON request is only validated on the event loop and the batch is
+coerced into one DataFrame on the model's turn (:meth:`_Service.merge`).
+
 Bad input never yields a 5xx: 400 malformed body, 413 over the size limit, 415 wrong content
 type, 422 contract violation (with every violation). A model that raises on a valid request
 gives 500 with the request id, which the JSON log line of that request also carries.
@@ -14,7 +18,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-import io
 import json
 import logging
 import os
@@ -22,45 +25,41 @@ import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ._batching import MicroBatcher, PredictFn
+from ._batching import Columns, MicroBatcher, PredictFn, concat_frames
 from ._metrics import DriftWindow, Metrics
 from ._server_config import ServerConfig
 from ._server_log import JsonFormatter, log_config
-from ._server_observe import Observe, request_id
+from ._server_observe import CSV_TYPES, JSON_TYPES, Observe, read_body, request_id, send_json
+from ._server_observe import Problem as _Problem
+from ._server_observe import flag as _flag
+from ._server_observe import parse_body as _parse
 from ._server_openapi import build_openapi
 from .contract import DataContract
 from .loader import ContractViolationError, HandoverModel, to_jsonable
+
+try:  # the contract's plain-JSON reader: small requests are coerced once per batch
+    from ._payload import payload_columns
+except ImportError:  # pragma: no cover - an older runtime: a frame per request
+    payload_columns = None  # type: ignore[assignment]
 
 __all__ = ["JsonFormatter", "ServerConfig", "app_from_env", "create_app", "run"]
 
 log = logging.getLogger("handover.server")
 
-_JSON_TYPES = ("application/json", "application/jsonlines", "text/json")
-_CSV_TYPES = ("text/csv", "application/csv")
 _MAX_VIOLATIONS = 1000
 #: bodies up to this size are validated on the event loop, larger ones on a thread
 _INLINE_BYTES = 64 * 1024
-
-
-class _Problem(Exception):
-    """An answer other than 200, raised inside a handler."""
-
-    def __init__(self, status: int, error: str, **extra: Any) -> None:
-        super().__init__(error)
-        self.status, self.error, self.extra = status, error, extra
-
-
-def _flag(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value) if isinstance(value, (bool, int)) else False
+#: requests up to this many rows are coerced per batch (one DataFrame), larger ones alone
+_COLUMN_ROWS = 64
+_PREDICT_PATHS = frozenset(("/invocations", "/predict"))
 
 
 class _Service:
@@ -86,6 +85,7 @@ class _Service:
             "jupyter_handover": self.meta.get("jupyter_handover"),
             "lock_sha256": (self.meta.get("lock") or {}).get("sha256"),
         }
+        self.names = list(self.contract.column_names)
         self.schema = self.contract.to_json_schema()
         self.openapi = build_openapi(
             self.contract, f"{self.meta.get('name', 'model')} (handover)", str(digest[:12])
@@ -117,6 +117,7 @@ class _Service:
                 self.config.max_batch,
                 on_batch=self.metrics.observe_batch,
                 on_rows=self.metrics.drift.update,
+                merge=self.merge,
             )
             examples = json.loads((self.root / "examples.json").read_text())["inputs"]
             first = {"columns": examples["columns"], "data": examples["data"][:1]}
@@ -133,30 +134,36 @@ class _Service:
                 "the model failed to load", exc_info=True, extra={"fields": {"event": "load"}}
             )
 
-    async def predict(self, request: Request) -> dict[str, Any]:
+    async def predict(self, scope: Scope, receive: Receive) -> dict[str, Any]:
         """Read, parse, validate and predict one request (raises :class:`_Problem`)."""
         if self.batcher is None or self.model is None:
             raise _Problem(503, self.error or "the model is still loading; retry shortly")
         batcher, model = self.batcher, self.model
-        kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if kind not in _JSON_TYPES and kind not in _CSV_TYPES:
+        kind, declared = "", ""
+        for name, value in scope["headers"]:
+            if name == b"content-type":
+                kind = value.decode("latin-1").split(";")[0].strip().lower()
+            elif name == b"content-length":
+                declared = value.decode("latin-1")
+        if kind not in JSON_TYPES and kind not in CSV_TYPES:
             raise _Problem(
                 415,
                 f"content type {kind or '(none)'!r} is not supported: send application/json "
                 "(dataframe_split, dataframe_records, instances or inputs) or text/csv",
             )
-        proba = _flag(request.query_params.get("proba"))
+        query = scope.get("query_string", b"")
+        proba = _flag(dict(parse_qsl(query.decode("latin-1"))).get("proba")) if query else False
         batcher.arriving += 1
         try:
-            body = await self._read_body(request)
+            body = await read_body(receive, self.config.body_limit, declared)
             data, proba = _parse(body, kind, proba)
             if proba and not self.supports_proba:
                 raise _Problem(400, "this model does not return probabilities (no predict_proba)")
             if len(body) > _INLINE_BYTES:
-                checked, warnings = await asyncio.to_thread(self._check, model, data)
+                part, rows, warnings = await asyncio.to_thread(self._check, model, data, False)
             else:
-                checked, warnings = self._check(model, data)
-            request.scope.setdefault("state", {})["rows"] = len(checked)
+                part, rows, warnings = self._check(model, data, True)
+            scope["state"]["rows"] = rows
         except ContractViolationError as exc:
             self.metrics.observe_violations(exc.violations)
             raise _Problem(
@@ -171,72 +178,65 @@ class _Service:
             raise _Problem(422, f"the input cannot be checked against the contract: {exc}") from exc
         finally:
             batcher.arriving -= 1
-        self.metrics.observe_violations(warnings)
-        if len(checked) == 0:
+        if warnings:
+            self.metrics.observe_violations(warnings)
+        if rows == 0:
             return {"predictions": []}
-        result = await batcher.submit(checked, proba)
+        result = await batcher.submit(part, proba, rows)
         if proba:
             return {**result, "classes": self.classes}
         return result
 
-    def _check(self, model: HandoverModel, data: Any) -> tuple[Any, list[Any]]:
-        """Validate and coerce (frame, warnings); :class:`_Problem` 400 when malformed.
+    def _check(self, model: HandoverModel, data: Any, columns: bool) -> tuple[Any, int, list[Any]]:
+        """Validate (part, rows, warnings); :class:`_Problem` 400 when malformed.
 
-        Plain JSON takes the contract's pure-Python ``check_payload`` (no intermediate
-        DataFrame); CSV frames, and payloads that path cannot read, go through the frame path.
+        With ``columns``, a small plain-JSON request is only validated here and its part is
+        its raw values per column (:class:`Columns`): :meth:`merge` coerces a whole batch
+        into ONE DataFrame on the model thread. Otherwise the part is the coerced frame
+        (the contract's ``check_payload``; CSV frames and unusual payloads: the frame path).
         """
-        fast = getattr(self.contract, "check_payload", None)
-        if fast is not None and isinstance(data, (dict, list)):
+        contract = self.contract
+        if isinstance(data, (dict, list)):
+            if columns and payload_columns is not None:
+                try:
+                    n, values = payload_columns(data, self.names)
+                except Exception:  # Fallback: only the frame path reads it
+                    n = -1
+                if 0 < n <= _COLUMN_ROWS:
+                    found = contract.validate({"inputs": values})
+                    errors = [v for v in found if v.severity == "error"]
+                    if errors:
+                        raise ContractViolationError(errors)
+                    return Columns(n, values), n, found
             try:
-                frame, found = fast(data)
+                frame, found = contract.check_payload(data)
             except ValueError:  # malformed or unusual: the frame path says which
                 pass
             else:
                 errors = [v for v in found if v.severity == "error"]
                 if errors or frame is None:
                     raise ContractViolationError(errors)
-                return frame, found
-        if isinstance(data, (dict, list)):
+                return frame, len(frame), found
             try:
-                data = self.contract.frame_from_payload(data)
+                data = contract.frame_from_payload(data)
             except Exception as exc:
                 raise _Problem(400, str(exc)) from exc
-        return model.check(data)
+        frame, found = model.check(data)
+        return frame, len(frame), found
 
-    async def _read_body(self, request: Request) -> bytes:
-        limit = self.config.body_limit
-        declared = request.headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > limit:
-            raise _Problem(413, f"the body is {declared} bytes, over the limit of {limit}")
-        chunks, size = [], 0
-        async for chunk in request.stream():
-            size += len(chunk)
-            if size > limit:
-                raise _Problem(413, f"the body is over the limit of {limit} bytes")
-            chunks.append(chunk)
-        return b"".join(chunks)
-
-
-def _parse(body: bytes, kind: str, proba: bool) -> tuple[Any, bool]:
-    """The decoded JSON payload (or a CSV DataFrame) and the proba flag; 400 when malformed."""
-    import pandas as pd
-
-    if not body.strip():
-        raise _Problem(400, "the body is empty")
-    if kind in _CSV_TYPES:
-        try:
-            return pd.read_csv(io.BytesIO(body)), proba
-        except Exception as exc:
-            raise _Problem(400, f"the body is not valid CSV: {exc}") from exc
-    try:
-        payload = json.loads(body)
-    except (ValueError, RecursionError) as exc:
-        raise _Problem(400, f"the body is not valid JSON: {exc}") from exc
-    if isinstance(payload, dict) and isinstance(payload.get("params"), dict):
-        proba = proba or _flag(payload["params"].get("proba"))
-    if not isinstance(payload, (dict, list)):
-        raise _Problem(400, f"the body is a JSON {type(payload).__name__}; send an object")
-    return payload, proba
+    def merge(self, parts: list[Any]) -> Any:
+        """The one coerced frame of a batch: raw columns are concatenated, then coerced once."""
+        if all(type(p) is Columns for p in parts):
+            if len(parts) == 1:
+                values = parts[0].values
+            else:
+                values = {n: [v for p in parts for v in p.values[n]] for n in self.names}
+            frame, found = self.contract.check_payload({"inputs": values})
+            if frame is None:  # each part was valid alone: never expected
+                raise ContractViolationError([v for v in found if v.severity == "error"])
+            return frame
+        frames = [self.merge([p]) if type(p) is Columns else p for p in parts]
+        return concat_frames(frames)
 
 
 def _predict_fn(model: HandoverModel) -> PredictFn:
@@ -256,26 +256,50 @@ def _json(data: Any, status: int = 200) -> Response:
     return Response(json.dumps(data, default=str), status, media_type="application/json")
 
 
+async def _invocations(service: _Service, scope: Scope, receive: Receive) -> tuple[int, Any]:
+    """(status, JSON body) of ``POST /invocations``: every failure is answered here."""
+    try:
+        return 200, await service.predict(scope, receive)
+    except _Problem as problem:
+        body = {"error": problem.error, **problem.extra}
+        body["request_id"] = request_id(scope)
+        return problem.status, body
+    except Exception:
+        service.metrics.predict_errors += 1
+        rid = request_id(scope)
+        log.error(
+            "the model raised on a valid request",
+            exc_info=True,
+            extra={"fields": {"event": "predict_error", "request_id": rid}},
+        )
+        return 500, {"error": "the model failed on this request", "request_id": rid}
+
+
+class _Predictions:
+    """``POST /invocations`` and ``/predict`` on raw ASGI (no routing or middleware cost);
+    every other request goes to the Starlette app."""
+
+    def __init__(self, service: _Service, app: ASGIApp) -> None:
+        self.service, self.app = service, app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] not in _PREDICT_PATHS:
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] != "POST":
+            await self.app(scope, receive, send)  # 405 from the router
+            return
+        status, data = await _invocations(self.service, scope, receive)
+        await send_json(send, status, json.dumps(data, default=str).encode())
+
+
 def create_app(handover_dir: str | Path, config: ServerConfig | None = None) -> ASGIApp:
     """The ASGI app serving the artifact whose ``handover/`` folder is ``handover_dir``."""
     service = _Service(Path(handover_dir).resolve(), config or ServerConfig())
 
     async def invocations(request: Request) -> Response:
-        try:
-            return _json(await service.predict(request))
-        except _Problem as problem:
-            body = {"error": problem.error, **problem.extra}
-            body["request_id"] = request_id(request.scope)
-            return _json(body, problem.status)
-        except Exception:
-            service.metrics.predict_errors += 1
-            rid = request_id(request.scope)
-            log.error(
-                "the model raised on a valid request",
-                exc_info=True,
-                extra={"fields": {"event": "predict_error", "request_id": rid}},
-            )
-            return _json({"error": "the model failed on this request", "request_id": rid}, 500)
+        status, data = await _invocations(service, request.scope, request.receive)
+        return _json(data, status)
 
     async def ping(request: Request) -> Response:
         return PlainTextResponse("pong\n")
@@ -332,7 +356,7 @@ def create_app(handover_dir: str | Path, config: ServerConfig | None = None) -> 
         exception_handlers={Exception: unexpected},
         lifespan=lifespan,
     )
-    observed = Observe(app, service.metrics)
+    observed = Observe(_Predictions(service, app), service.metrics)
     observed.service = service  # type: ignore[attr-defined]
     return observed
 
