@@ -6,8 +6,12 @@ ships inside every artifact; this module only describes a training frame.
 
 from __future__ import annotations
 
+import contextvars
+import os
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -29,11 +33,14 @@ from .runtime._contract_checks import (
 from .runtime.contract import DEFAULT_POLICIES, ColumnSpec, DataContract, Violation
 from .runtime.drift import histogram_counts, to_numbers
 
+_Described = tuple[ColumnSpec, str | None]
+
 __all__ = ["ColumnSpec", "DataContract", "Violation", "contract_dtype", "infer_contract"]
 
 _BINS = 10
 _DECILES = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
 _SAMPLE = 20_000
+_PARALLEL_CELLS = 1_000_000  # in smaller frames a thread costs more than it saves
 
 
 def infer_contract(
@@ -72,7 +79,7 @@ def infer_contract(
         raise ContractError(
             "the training frame has no input columns; pass the frame the model was fitted on"
         )
-    columns = tuple(_describe_column(name, frame[name], max_categories) for name in frame.columns)
+    columns = _describe_columns(frame, max_categories)
     output = _describe_output(model, target_values, max_categories)
     try:
         return DataContract(
@@ -147,7 +154,98 @@ def _mixed_types(series: pd.Series) -> list[str] | None:
     return sorted(names) if len(names) > 1 else None
 
 
-def _describe_column(name: str, series: pd.Series, max_categories: int) -> ColumnSpec:
+def _describe_columns(frame: pd.DataFrame, max_categories: int) -> tuple[ColumnSpec, ...]:
+    """Every column's spec, in order. In a large frame a second thread describes the
+    pyarrow string columns (their hashing releases the GIL; at most about half the work)
+    while this one describes the rest in order. Output, warnings and their order are those
+    of describing one column after the other: a column described aside can warn only
+    through numpy's floating-point errors, which are raised there, and it is then
+    described again here, in its turn (it would have warned)."""
+    names = list(frame.columns)
+    series = [frame[name] for name in names]
+    thunks: list[Callable[[], tuple[ColumnSpec, str | None]]] = [
+        partial(_describe_column, name, values, max_categories)
+        for name, values in zip(names, series, strict=True)
+    ]
+    aside = _aside(series)
+    if _workers() < 2 or len(frame) * len(names) < _PARALLEL_CELLS or not aside:
+        return _collect(thunks)
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="contract") as pool:
+        for i in aside:  # submitted in column order: the order this thread needs them
+            future = pool.submit(contextvars.copy_context().run, _raising, thunks[i])
+            thunks[i] = partial(_settle, future, thunks[i])
+        return _collect(thunks)
+
+
+def _aside(series: list[pd.Series]) -> list[int]:
+    """The columns to describe in the second thread: about half the estimated cost."""
+    costs = [_cost(values) for values in series]
+    # only pyarrow strings: numpy columns, with Python between their numpy calls, would
+    # make the two threads queue for the GIL (measured: 0.09 s against 0.075 s)
+    movable = [i for i, values in enumerate(series) if _arrow_strings(values)]
+    half, taken, aside = sum(costs) / 2, 0, []
+    for i in movable:
+        if taken + costs[i] <= half:
+            taken += costs[i]
+            aside.append(i)
+    return sorted(aside)
+
+
+def _raising(describe: Callable[[], _Described]) -> _Described:
+    with np.errstate(all="raise"):
+        return describe()
+
+
+def _settle(future: Future[_Described], describe: Callable[[], _Described]) -> _Described:
+    try:
+        return future.result()
+    except FloatingPointError:  # numpy would have warned: described again, in its turn
+        return describe()
+
+
+def _collect(
+    results: Iterable[Callable[[], tuple[ColumnSpec, str | None]]],
+) -> tuple[ColumnSpec, ...]:
+    """The specs, raising each column's warning in column order (before a later column's
+    error, as a one-by-one description would)."""
+    specs = []
+    for result in results:
+        spec, note = result()
+        if note:
+            warnings.warn(note, UserWarning, stacklevel=4)
+        specs.append(spec)
+    return tuple(specs)
+
+
+def _workers() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def _arrow_strings(series: pd.Series) -> bool:
+    dtype = series.dtype
+    return isinstance(dtype, pd.StringDtype) and getattr(dtype, "storage", None) == "pyarrow"
+
+
+def _cost(series: pd.Series) -> int:
+    """A rough cost of describing ``series``: tenths of a millisecond per million rows."""
+    if _arrow_strings(series):
+        return 120
+    if _is_numpy(series, "b"):
+        return 1
+    if _is_numpy(series, "iu"):
+        return 30
+    if _is_numpy(series, "f"):
+        return 40
+    return 60 if _is_numpy(series, "mM") else 50
+
+
+def _describe_column(
+    name: str, series: pd.Series, max_categories: int
+) -> tuple[ColumnSpec, str | None]:
+    """The spec of one column and the warning to raise about it, if any."""
     dtype = contract_dtype(series.dtype, series)
     kind = dtype_kind(dtype)
     n_null = _null_count(series)
@@ -164,7 +262,8 @@ def _describe_column(name: str, series: pd.Series, max_categories: int) -> Colum
         raw = series.to_numpy() if _is_numpy(series, "iu") else None
         if raw is not None:  # exact, and float() of the int extremes are the float extremes
             numbers = raw  # binned and sampled as float64 like to_numbers would give
-            low, high = float(raw.min()), float(raw.max())
+            first, last = raw.min(), raw.max()
+            low, high = float(first), float(last)
         else:  # fmin/fmax skip NaN without a copy; infinities need the masked reduction
             numbers = to_numbers(series)
             low, high = float(np.fmin.reduce(numbers)), float(np.fmax.reduce(numbers))
@@ -172,11 +271,13 @@ def _describe_column(name: str, series: pd.Series, max_categories: int) -> Colum
         if not within:
             finite = np.isfinite(numbers)
             if not finite.any():
-                return ColumnSpec(**spec)
+                return ColumnSpec(**spec), None
             low = float(np.min(numbers, where=finite, initial=np.inf))
             high = float(np.max(numbers, where=finite, initial=-np.inf))
         if raw is not None:
-            spec["min"], spec["max"] = int(raw.min()), int(raw.max())
+            spec["min"], spec["max"] = int(first), int(last)
+        elif kind == INTEGER and max(-low, high) < 1 << 53:  # exact as floats
+            spec["min"], spec["max"] = int(low), int(high)
         elif kind == INTEGER:
             spec["min"], spec["max"] = int(series.min()), int(series.max())
         elif kind == FLOAT:
@@ -196,14 +297,13 @@ def _describe_column(name: str, series: pd.Series, max_categories: int) -> Colum
     elif kind == OBJECT and n_null < len(series):
         spec["mixed_types"] = _mixed_types(series)
         if spec["mixed_types"]:
-            warnings.warn(
+            note = (
                 f'column "{name}" mixes {", ".join(spec["mixed_types"])} values: the contract '
                 "records it as object and checks no type (convert it to one type to have it "
-                "checked)",
-                UserWarning,
-                stacklevel=4,
+                "checked)"
             )
-    return ColumnSpec(**spec)
+            return ColumnSpec(**spec), note
+    return ColumnSpec(**spec), None
 
 
 def _is_numpy(series: pd.Series, kinds: str) -> bool:
@@ -273,9 +373,12 @@ def _deciles(numbers: np.ndarray) -> list[float]:
     overflows, the nearest observed value."""
     step = max(1, len(numbers) // _SAMPLE)
     sample = np.asarray(numbers[::step], dtype=np.float64)  # ints: only the sample converted
-    sample = sample[np.isfinite(sample)]  # a copy: np.quantile may reorder it
+    sample = sample[np.isfinite(sample)]  # a copy, sorted in place below
     if not sample.size:
         sample = numbers[np.isfinite(numbers)]
+    signs = np.signbit(sample[sample == 0])
+    if signs.all() or not signs.any():  # equal values are then equal bits: sorting first
+        sample.sort()  # keeps every order statistic, and np.quantile is 4x faster on it
     with np.errstate(over="ignore", invalid="ignore"):
         linear = np.quantile(sample, _DECILES, overwrite_input=True)
     if not np.isfinite(linear).all():
@@ -310,29 +413,40 @@ def _first_seen_counts(series: pd.Series, kind: str, n_null: int) -> tuple[list[
         first = bool(values[0])
         both = [trues, len(values) - trues]
         return [first, not first], np.asarray(both if first else both[::-1], dtype=np.int64)
+    if kind == BOOL and isinstance(series.array, pd.arrays.BooleanArray):
+        values = series.to_numpy(dtype=np.bool_, na_value=False)
+        valid = ~series.isna().to_numpy()
+        trues = int(np.count_nonzero(values))
+        first = bool(values[int(np.argmax(valid))])
+        both = [trues, len(values) - n_null - trues]
+        return [first, not first], np.asarray(both if first else both[::-1], dtype=np.int64)
     if kind == STRING and getattr(series.dtype, "storage", None) == "pyarrow":
         found = _arrow_counts(series, n_null)
         if found is not None:
             return found
+    if kind == CATEGORY:  # in the order of the categories, as pandas' value_counts
+        codes = series.cat.codes.to_numpy()
+        declared = series.cat.categories
+        per_code = np.bincount(codes[codes >= 0] if n_null else codes, minlength=len(declared))
+        return list(declared), per_code.astype(np.int64, copy=False)
     counts = series.value_counts(dropna=True, sort=False)
     return list(counts.index), counts.to_numpy(dtype=np.int64)
 
 
 def _arrow_counts(series: pd.Series, n_null: int) -> tuple[list[Any], np.ndarray] | None:
-    """Counts of a pyarrow-backed string column through one dictionary encoding."""
+    """Counts of a pyarrow-backed string column in one hashing pass (``value_counts`` keeps
+    the order of first appearance, across chunks too)."""
     try:
         import pyarrow as pa
+        import pyarrow.compute as pc
     except ImportError:  # pragma: no cover - pandas' pyarrow strings need pyarrow
         return None
-    array = pa.array(series.array)
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks()
-    if n_null:
-        array = array.drop_null()
-    encoded = array.dictionary_encode()
-    indices = np.asarray(encoded.indices)
-    keys = encoded.dictionary.to_pylist()
-    return keys, np.bincount(indices, minlength=len(keys)).astype(np.int64, copy=False)
+    found = pc.value_counts(pa.array(series.array))
+    values, counts = found.field("values"), found.field("counts")
+    if n_null:  # the nulls have their own entry
+        keep = values.is_valid()
+        values, counts = values.filter(keep), counts.filter(keep)
+    return values.to_pylist(), np.asarray(counts, dtype=np.int64)
 
 
 def _frequencies(

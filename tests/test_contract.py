@@ -538,7 +538,13 @@ def test_runtime_imports_without_jupyter_handover(tmp_path: Any) -> None:
     source = Path(runtime_package.__file__).parent
     target = tmp_path / "runtime"
     target.mkdir()
-    for name in ("__init__.py", "contract.py", "_contract_checks.py", "_payload.py"):
+    for name in (
+        "__init__.py",
+        "contract.py",
+        "_contract_checks.py",
+        "_payload.py",
+        "_fast_checks.py",
+    ):
         shutil.copy(source / name, target / name)
     contract = infer_contract(training_frame(), "churned")
     (tmp_path / "contract.json").write_text(json.dumps(contract.to_dict()))
