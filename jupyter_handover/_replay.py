@@ -89,6 +89,48 @@ def replay(python: Path, handover: Path, env_var_names: list[str]) -> dict[str, 
     # Bytecode goes to the cached environment, never beside the artifact's files: the first
     # replay compiles what it imports (pandas, scikit-learn), later ones start fast.
     pycache = python.parent.parent / PYCACHE_DIR
+    warmup = _start_warmup(python, handover, pycache, env_var_names)
+    try:
+        return _run_driver(python, handover, pycache, env_var_names)
+    finally:
+        if warmup is not None:
+            warmup.kill()
+            warmup.wait()
+
+
+def _start_warmup(
+    python: Path, handover: Path, pycache: Path, env_var_names: list[str]
+) -> subprocess.Popen[bytes] | None:
+    """On a fresh environment, compile the model's libraries in a second process while the
+    replay compiles pandas: the first import of scikit-learn and SciPy is mostly bytecode
+    compilation, and a second core halves it. Only a warm-up: its outcome is ignored."""
+    if pycache.exists() or (os.cpu_count() or 1) < 2:
+        return None
+    try:
+        model_class = json.loads((handover / "handover.json").read_text())["model_class"]
+    except (OSError, ValueError, KeyError):
+        return None
+    module = str(model_class).rpartition(".")[0]
+    if not module or module.split(".")[0] in ("builtins", "__main__"):
+        return None
+    code = (
+        "import importlib, sys\ntry: importlib.import_module(sys.argv[1])\nexcept Exception: pass"
+    )
+    try:
+        return subprocess.Popen(
+            [str(python), "-I", "-X", f"pycache_prefix={pycache}", "-c", code, module],
+            cwd=tempfile.gettempdir(),
+            env=_child_env(env_var_names),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+    except OSError:
+        return None
+
+
+def _run_driver(
+    python: Path, handover: Path, pycache: Path, env_var_names: list[str]
+) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="handover-verify-") as tmp:
         driver = Path(tmp) / "replay_driver.py"
         driver.write_text(_DRIVER)
