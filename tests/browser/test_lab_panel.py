@@ -221,7 +221,7 @@ def _time_probe(page: Any) -> float:
     return time.monotonic() - start
 
 
-def test_sidebar_packages_and_verifies_the_demo_notebook(lab: str) -> None:
+def test_sidebar_packages_and_verifies_the_demo_notebook(lab: str, tmp_path: Path) -> None:
     from playwright.sync_api import expect, sync_playwright
 
     # A first JupyterLab start on a fresh venv is slow (a cold page load, a kernel
@@ -322,8 +322,13 @@ def test_sidebar_packages_and_verifies_the_demo_notebook(lab: str) -> None:
             # The whole panel, without scrolling, beside the notebook.
             page.set_viewport_size({"width": 1400, "height": 2000})
             page.wait_for_timeout(500)
-            SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT))
+            # the README's screenshot is refreshed on demand only: tests never edit the tree
+            shot = (
+                SCREENSHOT
+                if os.environ.get("HANDOVER_UPDATE_SCREENSHOT")
+                else tmp_path / "panel.png"
+            )
+            page.screenshot(path=str(shot))
         finally:
             print(
                 "\nHandover panel figures: " + ", ".join(f"{k}={v:.3f}" for k, v in figures.items())
