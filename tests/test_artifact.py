@@ -121,7 +121,7 @@ def test_undefined_name_blocks_the_build(tmp_path: Path, trained_ns: dict) -> No
         build_artifact(trained_ns["model"], trained_ns["X_train"], nb, tmp_path, lock=False)
 
 
-CUSTOM_TAGGED = '''import numpy as np
+CUSTOM_TAGGED = """import numpy as np
 from sklearn.base import BaseEstimator, TransformerMixin
 
 
@@ -134,16 +134,16 @@ class Clip(BaseEstimator, TransformerMixin):
 
     def transform(self, X):
         return np.minimum(np.asarray(X, dtype=float), self.high)
-'''
+"""
 
-CUSTOM_TRAIN = '''import pandas as pd
+CUSTOM_TRAIN = """import pandas as pd
 from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import Pipeline
 
 X_train = pd.DataFrame({"a": [0.5, 1.0, 7.0, 3.0, 9.0, 2.0], "b": [1, 0, 1, 0, 1, 0]})
 y_train = [0, 0, 1, 0, 1, 1]
 model = Pipeline([("clip", Clip(4.0)), ("clf", LogisticRegression())]).fit(X_train, y_train)
-'''
+"""
 
 
 def _run_as_main(shell_code: str) -> dict:
@@ -179,8 +179,9 @@ def test_custom_class_from_a_tagged_cell_loads_in_a_fresh_process(tmp_path: Path
         "df = pd.DataFrame(ex['inputs']['data'], columns=ex['inputs']['columns'])\n"
         "assert [int(v) for v in m.predict(df)] == ex['outputs'], 'predictions differ'\n"
     )
-    proc = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True,
-                          text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
 
 

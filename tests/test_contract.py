@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from typing import Any
 
 import numpy as np
@@ -272,6 +271,37 @@ def test_numbers_that_fit(contract: DataContract) -> None:
     ]
 
 
+def test_numbers_the_training_dtype_cannot_hold() -> None:
+    frame = pd.DataFrame(
+        {
+            "i64": np.arange(5, dtype="int64"),
+            "i32": np.arange(5, dtype="int32"),
+            "n": pd.array([1, None, 3, 4, 5], dtype="Int64"),
+            "f": np.linspace(0.0, 1.0, 5),
+        }
+    )
+    contract = infer_contract(frame)
+    ok = {"i64": 1, "i32": 1, "n": 1, "f": 0.5}
+    cases = [
+        ({"i64": 2**63}, "i64", "does not fit int64"),
+        ({"i64": -(2**63) - 1}, "i64", "does not fit int64"),
+        ({"i64": 1e20}, "i64", "does not fit int64"),
+        ({"i32": 2**31}, "i32", "does not fit int32"),
+        ({"n": 2**70}, "n", "does not fit Int64"),
+        ({"f": 10**400}, "f", "does not fit float64"),
+    ]
+    for change, column, words in cases:
+        payload = {"dataframe_records": [ok, {**ok, **change}]}
+        found = contract.validate(payload)
+        assert [(v.row, v.column, v.severity) for v in found] == [(1, column, "error")], found
+        assert words in found[0].problem
+        assert contract.validate(pd.DataFrame.from_records([ok, {**ok, **change}])) == found
+    # the largest values that fit are accepted (with the usual range warning)
+    edge = {"i64": 2**63 - 1, "i32": -(2**31), "n": -(2**63), "f": 1e308}
+    assert {v.severity for v in contract.validate([edge])} == {"warning"}
+    assert contract.coerce(pd.DataFrame.from_records([edge]))["i64"].iloc[0] == 2**63 - 1
+
+
 def test_nulls_categories_and_ranges(contract: DataContract) -> None:
     rows = training_frame().drop(columns="churned").iloc[[0, 1, 2]].reset_index(drop=True)
     rows = rows.astype({"age": "float64"})
@@ -466,7 +496,8 @@ def test_every_frame_validates_against_its_own_contract(frame: pd.DataFrame) -> 
     assert [str(t) for t in coerced.dtypes] == [str(t) for t in frame.dtypes]
 
 
-def test_validating_100k_rows_by_10_columns_is_fast() -> None:
+def test_100k_rows_by_10_columns_validate() -> None:
+    """A large frame of every common dtype (its speed is measured in benchmarks/)."""
     rng = np.random.default_rng(0)
     n = 100_000
     frame = pd.DataFrame(
@@ -480,9 +511,7 @@ def test_validating_100k_rows_by_10_columns_is_fast() -> None:
         }
     )
     contract = infer_contract(frame)
-    start = time.perf_counter()
     assert contract.validate(frame) == []
-    assert time.perf_counter() - start < 1.0
 
 
 def test_signature_types_follow_the_columns() -> None:
@@ -544,6 +573,7 @@ def test_runtime_imports_without_jupyter_handover(tmp_path: Any) -> None:
         "_contract_checks.py",
         "_payload.py",
         "_fast_checks.py",
+        "_limits.py",
     ):
         shutil.copy(source / name, target / name)
     contract = infer_contract(training_frame(), "churned")

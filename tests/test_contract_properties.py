@@ -159,6 +159,9 @@ def test_a_single_mutation_is_reported_on_its_row_and_column(
     assert f"in row {row}" in found[0].problem and f'column "{name}"' in found[0].problem
 
 
+BEYOND = [2**31, -(2**31) - 1, 2**63, -(2**63) - 1, 2**64, 10**400, 1e20, -1e19]
+
+
 @SETTINGS
 @given(frames(), st.data())
 def test_fast_path_and_frame_path_agree(frame: pd.DataFrame, data: st.DataObject) -> None:
@@ -178,6 +181,12 @@ def test_fast_path_and_frame_path_agree(frame: pd.DataFrame, data: st.DataObject
                 and not isinstance(record[key], bool)
             ):
                 record[key] = record[key] * 1000 + 7
+            elif (
+                roll == 3
+                and isinstance(record[key], (int, float))
+                and not isinstance(record[key], bool)
+            ):  # numbers that a narrower dtype, int64 or any float cannot hold
+                record[key] = data.draw(st.sampled_from(BEYOND))
     payload = {"dataframe_records": records}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

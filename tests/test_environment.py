@@ -10,7 +10,6 @@ import importlib.metadata as metadata
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -261,9 +260,7 @@ def test_lock_is_hashed_portable_and_cached(tmp_path: Path) -> None:
     assert "--hash=sha256:" in first.text
     _assert_portable(first.text)
 
-    started = time.perf_counter()
     second = lock_requirements(SIX, env.packages, cache_dir=tmp_path)
-    assert time.perf_counter() - started < 2
     assert second.cached is True
     assert second.text == first.text
     assert second.hashes is True
@@ -311,9 +308,7 @@ def test_failing_tool_falls_back_with_the_dependency_closure(
 
 def test_timeout_falls_back(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _failing_tool(monkeypatch, [sys.executable, "-c", "import time; time.sleep(30)"])
-    started = time.perf_counter()
     res = lock_requirements(SIX, SIX, cache_dir=tmp_path, timeout=1)
-    assert time.perf_counter() - started < 10
     assert (res.hashes, res.tool) == (False, "fallback")
     assert "timed out" in res.message
 

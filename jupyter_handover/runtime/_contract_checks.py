@@ -15,6 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._limits import as_float, numeric_limits, outside
+
 INTEGER, FLOAT, BOOL, STRING, CATEGORY, DATETIME, TIMEDELTA, OBJECT = (
     "integer",
     "float",
@@ -225,7 +227,12 @@ def _numbers(series: pd.Series, usable: np.ndarray) -> np.ndarray:
     if pd.api.types.is_numeric_dtype(dt) and not pd.api.types.is_bool_dtype(dt):
         out = series.to_numpy(dtype=float, na_value=np.nan)
     else:
-        out = pd.to_numeric(series.where(usable), errors="coerce").to_numpy(float, na_value=np.nan)
+        try:
+            out = pd.to_numeric(series.where(usable), errors="coerce").to_numpy(
+                float, na_value=np.nan
+            )
+        except OverflowError:  # an int beyond any float: compared exactly by ``outside``
+            out = np.array([as_float(v) for v in series.where(usable)], dtype=float)
     return np.where(usable, out, np.nan)
 
 
@@ -265,6 +272,16 @@ def check_column(
                 )
             )
     usable = ~null & ok
+    if kind in (INTEGER, FLOAT):
+        limits = numeric_limits(kind == INTEGER, dtype)
+        too_big = outside(series, _numbers(series, usable), usable, limits)
+        if too_big.any():
+            report(
+                too_big,
+                lambda v, r: f"{label}: {_show(v)} does not fit {dtype} in row {r}",
+                "error",
+            )
+            usable &= ~too_big
     if (
         categories is not None
         and kind in (STRING, CATEGORY)
@@ -353,7 +370,7 @@ def coerce_series(
         if target == "object":  # strings kept as Python objects, nulls as None
             return series.astype(object).where(series.notna(), None)
         return series.astype(_known_dtype(target, dtype))
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise ValueError(
             f"cannot convert column {series.name!r} to {target}: {exc}. "
             "Call contract.validate(data) first and fix the violations it reports."

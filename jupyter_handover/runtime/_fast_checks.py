@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ._limits import float_outside, numeric_limits
+
 SHAPES = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
 _NONE = type(None)
@@ -121,6 +123,8 @@ class ColumnChecker:
                 for b in (spec.min, spec.max)
             )
             self.tz = getattr(self.target, "tz", None)
+        # what the training dtype holds; a value beyond it is left to the frame path's words
+        self.limits = numeric_limits(True, spec.dtype) if self.kind == cc.INTEGER else None
         self.known: dict[Any, int] | None = None
         self.reject_unknown = policies.get("unknown_categories", "reject") == "reject"
         if self.kind == cc.CATEGORY:
@@ -233,6 +237,8 @@ class ColumnChecker:
                     raise Fallback  # a type problem: the frame path words it
             elif not -(2**63) <= value < 2**63:
                 raise Fallback
+            if self.limits is not None and not self.limits[0] <= value <= self.limits[1]:
+                raise Fallback
             number = float(value)
             if low is not None and number < low:
                 self._range(row, number if floaty else value, True, findings)
@@ -272,6 +278,8 @@ class ColumnChecker:
                 if (~nulls & ~(np.isfinite(array) & (array == np.floor(array)))).any():
                     raise Fallback  # a type problem: the frame path words it
         if floaty and int in types and np.nanmax(np.abs(array), initial=0.0) >= 2.0**63:
+            raise Fallback
+        if self.limits is not None and float_outside(array, self.limits).any():
             raise Fallback
         clean = self.nullable or not nulls.any()
         if not clean:
