@@ -38,12 +38,6 @@ class Problem(Exception):
         self.status, self.error, self.extra = status, error, extra
 
 
-def _flag(value: Any) -> bool:
-    if isinstance(value, str):
-        return value.strip().lower() in ("1", "true", "yes", "on")
-    return bool(value) if isinstance(value, (bool, int)) else False
-
-
 def flag(value: Any) -> bool:
     """A query or ``params`` flag: true for 1/true/yes/on."""
     if isinstance(value, str):
