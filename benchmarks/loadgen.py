@@ -79,21 +79,50 @@ async def run(
         "p50_ms": pct(0.5),
         "p99_ms": pct(0.99),
         "mean_ms": round(statistics.fmean(ordered) * 1000, 3),
+        "latencies_ms": [round(x * 1000, 4) for x in latencies],
     }
+
+
+def slices() -> None:
+    """``--slices``: one load run per JSON line on stdin, one summary line back for each.
+
+    Each line is ``{"url", "body" (a file), "concurrency", "requests", "seconds"}``; an
+    empty line ends. One process serves many short runs, so a benchmark can interleave
+    them with other measurements without paying a process start for each.
+    """
+    import sys
+
+    for line in sys.stdin:
+        if not line.strip():
+            break
+        job = json.loads(line)
+        with open(job["body"], "rb") as fh:
+            body = fh.read()
+        summary = asyncio.run(
+            run(job["url"], body, job["concurrency"], job["requests"], job["seconds"])
+        )
+        print(json.dumps(summary), flush=True)
 
 
 def main() -> None:
     """Parse the command line, run, print one JSON line."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("url")
-    parser.add_argument("body", help="file with the JSON body")
+    parser.add_argument("url", nargs="?")
+    parser.add_argument("body", nargs="?", help="file with the JSON body")
+    parser.add_argument("--slices", action="store_true", help="runs described on stdin")
     parser.add_argument("--concurrency", type=int, default=1)
     parser.add_argument("--requests", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=10.0)
     args = parser.parse_args()
+    if args.slices:
+        slices()
+        return
+    if not args.url or not args.body:
+        parser.error("URL and BODY are required (or --slices)")
     with open(args.body, "rb") as fh:
         body = fh.read()
     summary = asyncio.run(run(args.url, body, args.concurrency, args.requests, args.seconds))
+    del summary["latencies_ms"]
     print(json.dumps(summary))
 
 

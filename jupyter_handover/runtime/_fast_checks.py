@@ -9,6 +9,7 @@ Stdlib, numpy and pandas only; relative imports. Anything only the frame path of
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import math
 import re
@@ -379,4 +380,16 @@ def fast_check(
     findings = [item[2] for item in found]
     if not build or any(f[3] == "error" for f in findings):
         return None, findings
-    return pd.DataFrame(typed, index=pd.RangeIndex(n), copy=False), findings
+    frame = pd.DataFrame(typed, index=pd.RangeIndex(n), copy=False)
+    frame.columns = _columns_index(tuple(names))
+    return frame, findings
+
+
+@functools.lru_cache(maxsize=64)
+def _columns_index(names: tuple[str, ...]) -> pd.Index:
+    """One column Index per contract, its hash table built: frames that share it spare the
+    model's column lookups (scikit-learn selects columns by name) a new table per request."""
+    index = pd.Index(list(names))
+    index.get_indexer(index)
+    _ = index.is_unique
+    return index
