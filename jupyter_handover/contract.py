@@ -358,7 +358,7 @@ def _int_histogram(
         return None
     if last - first > min(len(raw), 1 << 20) or raw.dtype.itemsize > np.dtype(np.intp).itemsize:
         return None
-    if raw.dtype == np.intp and 0 <= first and last <= max(len(raw), 1 << 16):
+    if raw.dtype == np.intp and first >= 0 and last <= max(len(raw), 1 << 16):
         # no shifted copy: bincount's table from 0 is small here
         per_value = np.bincount(raw)[first:]
     else:
