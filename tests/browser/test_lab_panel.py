@@ -208,9 +208,7 @@ def _run_all_cells(page: Any) -> None:
     """
     from playwright.sync_api import expect
 
-    first_prompt = page.locator(".jp-Notebook .jp-CodeCell").first.locator(
-        ".jp-InputArea-prompt"
-    )
+    first_prompt = page.locator(".jp-Notebook .jp-CodeCell").first.locator(".jp-InputArea-prompt")
     for attempt in range(3):
         _run_palette_command(page, "Run All Cells", "notebook:run-all-cells")
         try:
