@@ -155,8 +155,8 @@ def main() -> int:
     def ours_warm() -> object:
         return capture_environment(), minimal_requirements(model, code)
 
-    def infer() -> object:
-        return mlflow.models.infer_pip_requirements(str(saved), "sklearn")
+    def infer() -> list[str]:
+        return list(mlflow.models.infer_pip_requirements(str(saved), "sklearn"))
 
     uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or "uv"
 

@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
@@ -37,7 +38,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--repeat", type=int, default=3)
     args = parser.parse_args()
-    ns: dict = {}
+    ns: dict[str, Any] = {}
     exec(TAGGED_CODE, ns)
     exec(TRAIN_CODE, ns)
     model, frame = ns["model"], ns["X_train"]
