@@ -10,9 +10,9 @@ from start to the first 200 of ``POST /invocations``, and drives it with
 requests at concurrency 1 and 16, 1,000-row requests at concurrency 4. Prints the figures
 and the ratios the serving issue sets as targets.
 
-Concurrency 1 is compared with the in-process ``predict`` in short interleaved slices (in-process,
-then ``_floor_app.py``, a bare ASGI app that only predicts a pre-built frame, then ours),
-so the ratio splits into what any HTTP server pays on this machine and what ours adds.
+Concurrency 1 is compared with the in-process ``predict`` in short interleaved slices
+(in-process, then ``_floor_app.py``, a bare ASGI app that only predicts a pre-built frame,
+then ours), so the ratio splits into what any HTTP server pays on this machine and what ours adds.
 """
 
 from __future__ import annotations
@@ -123,9 +123,9 @@ def _scenarios(url: str, bodies: dict[str, Path], seconds: float) -> dict[str, A
     }
 
 
-def _in_process(handover: Path) -> tuple[Callable[[float], list[float]], Callable[[], Any]]:
-    """A timer (seconds -> ms of each call) of the model's own predict on one coerced row,
-    back to back, and the validated predict (the logged model's ``predict`` on a DataFrame)."""
+def _in_process(handover: Path) -> tuple[Callable[[], Any], Callable[[], Any]]:
+    """The model's own predict on one coerced row, and the validated predict (the logged
+    model's ``predict`` on a DataFrame), as calls to time."""
     import pandas as pd
 
     model = HandoverModel(handover)
@@ -133,30 +133,25 @@ def _in_process(handover: Path) -> tuple[Callable[[float], list[float]], Callabl
     one = pd.DataFrame(inputs["data"][:1], columns=inputs["columns"])
     coerced, _ = model.check(one)
 
-    def raw(seconds: float) -> list[float]:
-        times: list[float] = []
-        deadline = time.perf_counter() + seconds
-        while time.perf_counter() < deadline or len(times) < 20:
-            t = time.perf_counter()
-            model.inference.handover_predict(model.model, coerced)
-            times.append((time.perf_counter() - t) * 1000)
-        return times
+    def raw() -> Any:
+        return model.inference.handover_predict(model.model, coerced)
 
     return raw, lambda: model.predict(one)
 
 
-def _median_ms(call: Callable[[], Any], seconds: float) -> float:
+def _times_ms(call: Callable[[], Any], seconds: float) -> list[float]:
+    """Ms of each back-to-back ``call`` for ``seconds`` (20 calls at least)."""
     times: list[float] = []
     deadline = time.perf_counter() + seconds
     while time.perf_counter() < deadline or len(times) < 20:
         t = time.perf_counter()
         call()
-        times.append(time.perf_counter() - t)
-    return statistics.median(times) * 1000
+        times.append((time.perf_counter() - t) * 1000)
+    return times
 
 
 def _c1_slices(
-    raw: Callable[[float], list[float]],
+    raw: Callable[[], Any],
     urls: dict[str, str],
     body: Path,
     rounds: int,
@@ -177,7 +172,7 @@ def _c1_slices(
     ) as gen:
         assert gen.stdin is not None and gen.stdout is not None
         for _ in range(rounds):
-            samples["raw"] += raw(seconds)
+            samples["raw"] += _times_ms(raw, seconds)
             for name, url in urls.items():
                 job = {"url": url + "/invocations", "body": str(body), "concurrency": 1}
                 gen.stdin.write(json.dumps({**job, "requests": 100_000, "seconds": seconds}))
@@ -251,7 +246,7 @@ def main() -> None:
         ours.update(_scenarios(url, bodies, args.seconds))
         urls = {"floor": floor_url, "ours": url}
         c1 = _c1_slices(raw, urls, bodies["one"], args.rounds, args.slice)
-    checked_ms = _median_ms(checked, 3.0)
+    checked_ms = statistics.median(_times_ms(checked, 3.0))
     p50 = c1["p50_ms"]
 
     print(f"in-process predict, 1 row: {p50['raw']:.2f} ms back to back", end="")

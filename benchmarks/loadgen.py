@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import statistics
+import sys
 import time
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,9 +49,10 @@ async def _worker(
 
 
 async def run(
-    url: str, body: bytes, concurrency: int, requests: int, seconds: float
+    url: str, body: bytes, concurrency: int, requests: int, seconds: float, every: bool = False
 ) -> dict[str, Any]:
-    """Drive the load; returns the summary that :func:`main` prints."""
+    """Drive the load; returns the summary that :func:`main` prints (with ``every``, also
+    each request's latency in ms, ``latencies_ms``)."""
     parts = urlsplit(url)
     host, port = parts.hostname or "127.0.0.1", parts.port or 80
     request = (
@@ -70,7 +72,7 @@ async def run(
     def pct(q: float) -> float:
         return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 3)
 
-    return {
+    summary: dict[str, Any] = {
         "concurrency": concurrency,
         "requests": len(latencies),
         "errors": sum(errors),
@@ -79,8 +81,10 @@ async def run(
         "p50_ms": pct(0.5),
         "p99_ms": pct(0.99),
         "mean_ms": round(statistics.fmean(ordered) * 1000, 3),
-        "latencies_ms": [round(x * 1000, 4) for x in latencies],
     }
+    if every:
+        summary["latencies_ms"] = [round(x * 1000, 4) for x in latencies]
+    return summary
 
 
 def slices() -> None:
@@ -90,8 +94,6 @@ def slices() -> None:
     empty line ends. One process serves many short runs, so a benchmark can interleave
     them with other measurements without paying a process start for each.
     """
-    import sys
-
     for line in sys.stdin:
         if not line.strip():
             break
@@ -99,7 +101,7 @@ def slices() -> None:
         with open(job["body"], "rb") as fh:
             body = fh.read()
         summary = asyncio.run(
-            run(job["url"], body, job["concurrency"], job["requests"], job["seconds"])
+            run(job["url"], body, job["concurrency"], job["requests"], job["seconds"], True)
         )
         print(json.dumps(summary), flush=True)
 
@@ -122,7 +124,6 @@ def main() -> None:
     with open(args.body, "rb") as fh:
         body = fh.read()
     summary = asyncio.run(run(args.url, body, args.concurrency, args.requests, args.seconds))
-    del summary["latencies_ms"]
     print(json.dumps(summary))
 
 

@@ -272,9 +272,10 @@ def check_column(
                 )
             )
     usable = ~null & ok
+    numbers = np.empty(0)  # the float view of usable numeric cells (NaN elsewhere)
     if kind in (INTEGER, FLOAT):
-        limits = numeric_limits(kind == INTEGER, dtype)
-        too_big = outside(series, _numbers(series, usable), usable, limits)
+        numbers = _numbers(series, usable)
+        too_big = outside(series, numbers, usable, numeric_limits(kind == INTEGER, dtype))
         if too_big.any():
             report(
                 too_big,
@@ -282,6 +283,7 @@ def check_column(
                 "error",
             )
             usable &= ~too_big
+            numbers = np.where(too_big, np.nan, numbers)
     if (
         categories is not None
         and kind in (STRING, CATEGORY)
@@ -309,10 +311,9 @@ def check_column(
             below = spans < pd.Timedelta(low) if low is not None else None
             above = spans > pd.Timedelta(high) if high is not None else None
         else:
-            values = _numbers(series, usable)
             with np.errstate(invalid="ignore"):
-                below = values < float(low) if low is not None else None
-                above = values > float(high) if high is not None else None
+                below = numbers < float(low) if low is not None else None
+                above = numbers > float(high) if high is not None else None
         if below is not None:
             report(
                 np.asarray(below, dtype=bool),
