@@ -69,7 +69,7 @@ test: install
 	$(PY) -m pytest
 
 demo: install
-	$(PY) -m jupyter_handover.cli run notebooks/churn.ipynb
+	$(PY) -m jupyter_handover run notebooks/churn.ipynb
 
 clean:
 	rm -rf $(VENV) node_modules lib tsconfig.tsbuildinfo jupyter_handover/labextension jupyter_handover/_version.py dist build

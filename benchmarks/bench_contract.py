@@ -62,7 +62,7 @@ def records(frame: pd.DataFrame) -> list[dict[str, Any]]:
 
 
 def main() -> None:
-    from jupyter_handover.contract import infer_contract
+    from jupyter_handover.contract.infer import infer_contract
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=1_000_000)

@@ -32,11 +32,11 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 
 import nbformat  # noqa: E402
 
-from jupyter_handover import _distributions  # noqa: E402
-from jupyter_handover.artifact import build_artifact  # noqa: E402
-from jupyter_handover.environment import capture_environment, minimal_requirements  # noqa: E402
-from jupyter_handover.export import export_inference_code  # noqa: E402
-from jupyter_handover.lock import lock_requirements  # noqa: E402
+from jupyter_handover.artifact.build import build_artifact  # noqa: E402
+from jupyter_handover.environment import distributions as _distributions  # noqa: E402
+from jupyter_handover.environment.capture import capture_environment, minimal_requirements  # noqa: E402
+from jupyter_handover.environment.lock import lock_requirements  # noqa: E402
+from jupyter_handover.export.cells import export_inference_code  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "churn.ipynb"

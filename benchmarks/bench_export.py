@@ -10,7 +10,7 @@ from typing import Any
 
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from jupyter_handover.export import export_inference_code
+from jupyter_handover.export.cells import export_inference_code
 
 TARGET_SECONDS = 0.5
 CELLS = 300

@@ -26,7 +26,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from handover_fixtures import TAGGED_CODE, TRAIN_CODE, write_notebook  # noqa: E402
 
-from jupyter_handover.artifact import build_artifact  # noqa: E402
+from jupyter_handover.artifact.build import build_artifact  # noqa: E402
 from jupyter_handover.runtime.loader import HandoverModel  # noqa: E402
 
 GAPS_MS = (0.0, 0.3, 1.0, 5.0)

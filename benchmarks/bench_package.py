@@ -30,8 +30,8 @@ warnings.filterwarnings("ignore")
 import mlflow.sklearn  # noqa: E402
 from handover_fixtures import TAGGED_CODE, TRAIN_CODE, write_notebook  # noqa: E402
 
-from jupyter_handover.artifact import build_artifact  # noqa: E402
-from jupyter_handover.tracking import log_handover  # noqa: E402
+from jupyter_handover.artifact.build import build_artifact  # noqa: E402
+from jupyter_handover.registry.tracking import log_handover  # noqa: E402
 
 
 def main() -> None:

@@ -40,7 +40,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 
 from handover_fixtures import TAGGED_CODE, TRAIN_CODE, free_port, write_notebook  # noqa: E402
 
-from jupyter_handover.artifact import build_artifact  # noqa: E402
+from jupyter_handover.artifact.build import build_artifact  # noqa: E402
 from jupyter_handover.runtime.loader import HandoverModel  # noqa: E402
 
 BIN = Path(sys.executable).parent

@@ -50,7 +50,7 @@ def build_demo(work: Path, n_customers: int, env: dict[str, str]) -> Path:
         [
             sys.executable,
             "-m",
-            "jupyter_handover.cli",
+            "jupyter_handover.interfaces.cli.main",
             "run",
             str(work / "churn.ipynb"),
             "-p",
@@ -178,8 +178,8 @@ def run(work: Path, n_customers: int, no_warmup: bool, repeat: int) -> None:
     assert warm_report["passed"] and warm_report["env_cached"] is True, warm_report
     startup, _ = _run([str(BIN / "jupyter-handover"), "verify", "--help"], env, "CLI start")
 
-    from jupyter_handover.artifact import _write_manifest
-    from jupyter_handover.verify import verify_artifact
+    from jupyter_handover.artifact.build import _write_manifest
+    from jupyter_handover.verify.verifier import verify_artifact
 
     # A second artifact whose lock differs (a comment): a cold environment for it, but the
     # bytecode of identical files is reused from the cached one (see _venv.seed_bytecode).

@@ -22,7 +22,7 @@ def _jupyter_server_extension_points() -> list[dict[str, str]]:
 
 def _load_jupyter_server_extension(server_app: Any) -> None:
     """Register the ``/jupyter-handover/`` routes (imported lazily: no server code at import)."""
-    from .server_extension import setup_handlers
+    from jupyter_handover.interfaces.server.handlers import setup_handlers
 
     setup_handlers(server_app.web_app)
     server_app.log.info("jupyter_handover server extension loaded")
@@ -30,7 +30,7 @@ def _load_jupyter_server_extension(server_app: Any) -> None:
 
 def load_ipython_extension(ipython: Any) -> None:
     """``%load_ext jupyter_handover``: register the ``%handover`` magic."""
-    from .magics import HandoverMagics
+    from jupyter_handover.interfaces.ipython.magics import HandoverMagics
 
     ipython.register_magics(HandoverMagics)
 

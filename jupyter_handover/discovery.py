@@ -6,7 +6,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .errors import DiscoveryError
+from jupyter_handover.errors import DiscoveryError
 
 __all__ = ["Discovered", "discover", "find_models", "find_training_frames", "is_fitted_model"]
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from nbformat.v4 import new_code_cell, new_notebook
 
-from jupyter_handover.export import ExportProblem, ExportResult, export_inference_code
+from jupyter_handover.export.cells import ExportProblem, ExportResult, export_inference_code
 
 TAG = {"tags": ["handover"]}
 

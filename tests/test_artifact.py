@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 from handover_fixtures import TAGGED_CODE, TRAIN_CODE, write_notebook
 
-from jupyter_handover.artifact import build_artifact, file_sha256, load_artifact
+from jupyter_handover.artifact.build import build_artifact, file_sha256, load_artifact
 from jupyter_handover.errors import ExportError, ModelNotPicklableError, NoTaggedCellsError
 
 EXPECTED = {

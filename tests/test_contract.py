@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator, FormatChecker
 
-from jupyter_handover.contract import ColumnSpec, DataContract, Violation, infer_contract
+from jupyter_handover.contract.infer import ColumnSpec, DataContract, Violation, infer_contract
 from jupyter_handover.errors import ContractError
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")

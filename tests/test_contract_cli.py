@@ -10,13 +10,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jupyter_handover.cli import main
+from jupyter_handover.interfaces.cli.main import main
 from tests.handover_fixtures import TAGGED_CODE, TRAIN_CODE, write_notebook
 
 
 @pytest.fixture(scope="module")
 def artifact(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
-    from jupyter_handover.artifact import build_artifact
+    from jupyter_handover.artifact.build import build_artifact
 
     work = tmp_path_factory.mktemp("cli-contract")
     nb = write_notebook(work / "small.ipynb")

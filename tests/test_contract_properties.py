@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from jupyter_handover.contract import DataContract, infer_contract
+from jupyter_handover.contract.infer import DataContract, infer_contract
 
 EXAMPLES = int(os.environ.get("CONTRACT_EXAMPLES", "25"))
 KINDS = [

@@ -18,17 +18,17 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from jupyter_handover import cli
-from jupyter_handover.contract import infer_contract
-from jupyter_handover.envdiff import diff_environment, diff_table
-from jupyter_handover.environment import EnvironmentSnapshot, capture_environment
+from jupyter_handover.contract.infer import infer_contract
+from jupyter_handover.environment.capture import EnvironmentSnapshot, capture_environment
+from jupyter_handover.environment.diff import diff_environment, diff_table
+from jupyter_handover.interfaces.cli import main as cli
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = Path(next(p for p in sys.path if p.endswith("site-packages")))
 
 CAPTURE = (
     "import json, six\n"
-    "from jupyter_handover.environment import capture_environment\n"
+    "from jupyter_handover.environment.capture import capture_environment\n"
     "print(json.dumps(capture_environment().to_dict()))\n"
 )
 
@@ -134,7 +134,7 @@ def test_diff_env_cli_runs_in_the_old_venv(
     # The CLI's own dependencies come from this test venv, after the small venv's six.
     (site / "handover_test_deps.pth").write_text(f"{ROOT}\n{SITE}\n")
     art = _artifact(tmp_path / "six-model", snapshots["1.17.0"], {"six": "1.17.0"})
-    cmd = [str(python), "-m", "jupyter_handover.cli", "diff-env", str(art)]
+    cmd = [str(python), "-m", "jupyter_handover", "diff-env", str(art)]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stderr
     assert "DIFFERS" in done.stdout
@@ -202,7 +202,7 @@ def test_other_python_minor_matters_patch_does_not(tmp_path: Path) -> None:
 def test_handover_env_magic_with_an_artifact(shell: Any, tmp_path: Path) -> None:
     from IPython.core.displaypub import CapturingDisplayPublisher
 
-    from jupyter_handover._display import MIME
+    from jupyter_handover.interfaces.display import MIME
 
     here = capture_environment().to_dict()
     art = _artifact(tmp_path / "old-six", {**here}, {"six": "1.0.0"})

@@ -19,7 +19,7 @@ import pytest
 import yaml
 from handover_fixtures import TAGGED_CODE, TRAIN_CODE, write_notebook
 
-from jupyter_handover.artifact import build_artifact
+from jupyter_handover.artifact.build import build_artifact
 
 BUILD_TOOLS = ("gcc", "g++", "build-essential", "make", "clang", "cmake", "python3-dev")
 

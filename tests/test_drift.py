@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from jupyter_handover.contract import infer_contract
+from jupyter_handover.contract.infer import infer_contract
 from jupyter_handover.runtime.drift import column_psi, drift_band, histogram_counts, psi
 
 

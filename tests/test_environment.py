@@ -20,8 +20,8 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.preprocessing import FunctionTransformer, OneHotEncoder, StandardScaler
 
-from jupyter_handover import lock as lock_module
-from jupyter_handover.environment import (
+from jupyter_handover.environment import lock as lock_module
+from jupyter_handover.environment.capture import (
     EnvironmentSnapshot,
     analyze_requirements,
     canonical_name,
@@ -30,8 +30,8 @@ from jupyter_handover.environment import (
     minimal_requirements,
     notebook_defined_classes,
 )
+from jupyter_handover.environment.lock import LockResult, lock_requirements, non_index_distributions
 from jupyter_handover.errors import EnvironmentCaptureError
-from jupyter_handover.lock import LockResult, lock_requirements, non_index_distributions
 
 INFERENCE_CODE = """\
 import numpy as np
@@ -134,7 +134,7 @@ def test_function_transformer_func_maps_to_its_distribution() -> None:
 
 
 def test_numpy_func_is_found_by_the_walk_itself(monkeypatch: pytest.MonkeyPatch) -> None:
-    from jupyter_handover import environment
+    from jupyter_handover.environment import capture as environment
 
     # Without the always-required set, numpy must still come from FunctionTransformer.func.
     monkeypatch.setattr(environment, "ALWAYS_REQUIRED", ())

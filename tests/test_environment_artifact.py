@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 from handover_fixtures import TAGGED_CODE, TRAIN_CODE, write_notebook
 
-from jupyter_handover.artifact import build_artifact
-from jupyter_handover.lock import find_lock_tool
+from jupyter_handover.artifact.build import build_artifact
+from jupyter_handover.environment.lock import find_lock_tool
 
 PLOT_CODE = """import matplotlib
 matplotlib.use("Agg")

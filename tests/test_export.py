@@ -1,4 +1,4 @@
-"""Unit tests of :mod:`jupyter_handover.export`: notebooks are built in memory."""
+"""Unit tests of :mod:`jupyter_handover.export.cells`: notebooks are built in memory."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from export_helpers import TAG, code, export, kinds, only_problem  # noqa: F401
 from nbformat.v4 import new_markdown_cell, new_notebook
 
 from jupyter_handover.errors import HandoverUsageError, NotebookPathError
-from jupyter_handover.export import export_inference_code
+from jupyter_handover.export.cells import export_inference_code
 
 
 def run_module(code: str) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from jupyter_handover.export import ExportResult, export_inference_code
+from jupyter_handover.export.cells import ExportResult, export_inference_code
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(
@@ -111,7 +111,15 @@ def test_demo_notebook_exports_cleanly() -> None:
 def test_cli_exports_every_notebook_of_the_repository(notebook: Path, tmp_path: Path) -> None:
     out = tmp_path / "inference.py"
     done = subprocess.run(
-        [sys.executable, "-m", "jupyter_handover.cli", "export", str(notebook), "-o", str(out)],
+        [
+            sys.executable,
+            "-m",
+            "jupyter_handover",
+            "export",
+            str(notebook),
+            "-o",
+            str(out),
+        ],
         capture_output=True,
         text=True,
         timeout=120,

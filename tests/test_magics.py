@@ -11,7 +11,7 @@ import pytest
 from handover_fixtures import write_notebook
 from IPython.core.error import UsageError
 
-from jupyter_handover._display import MIME
+from jupyter_handover.interfaces.display import MIME
 
 
 def _captured_json(capsys: Any, shell: Any, line: str) -> dict:

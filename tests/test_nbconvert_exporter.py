@@ -13,7 +13,7 @@ from nbconvert.exporters import get_exporter
 from nbformat.v4 import new_code_cell, new_notebook
 
 from jupyter_handover.errors import ExportError
-from jupyter_handover.nbconvert_exporter import HandoverExporter
+from jupyter_handover.interfaces.nbconvert import HandoverExporter
 
 ROOT = Path(__file__).resolve().parents[1]
 

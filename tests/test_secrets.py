@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from jupyter_handover.export import ExportResult, export_inference_code
+from jupyter_handover.export.cells import ExportResult, export_inference_code
 
 # Built from parts so that this file itself never holds a literal credential.
 AWS_KEY = "AKIA" + "IOSFODNN7EXAMPLE"

@@ -25,11 +25,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
-from jupyter_handover._cli_serve import serve_command
-from jupyter_handover.artifact import build_artifact
-from jupyter_handover.cli import build_parser
-from jupyter_handover.runtime._batching import MicroBatcher
-from jupyter_handover.runtime.server import ServerConfig, create_app
+from jupyter_handover.artifact.build import build_artifact
+from jupyter_handover.interfaces.cli.main import build_parser
+from jupyter_handover.interfaces.cli.serve import serve_command
+from jupyter_handover.runtime.server.app import ServerConfig, create_app
+from jupyter_handover.runtime.server.batching import MicroBatcher
 
 # The small notebook, plus a postprocess hook that lets a test make the model slow
 # (b == SLOW) or fail (b == FAIL); the contract only warns about out-of-range values, so both
@@ -340,7 +340,7 @@ def test_window_zero_turns_batching_off() -> None:
 def test_a_batch_of_small_requests_is_coerced_once_like_each_alone(
     artifact: Path, examples: dict
 ) -> None:
-    from jupyter_handover.runtime._batching import Columns
+    from jupyter_handover.runtime.server.batching import Columns
 
     service = create_app(artifact / "handover").service  # type: ignore[attr-defined]
     rows, columns = examples["inputs"]["data"], examples["inputs"]["columns"]
@@ -469,7 +469,7 @@ def test_schemathesis_finds_no_5xx_in_1000_requests(server: tuple[str, Path]) ->
 
 def test_cli_runs_the_artifacts_own_runtime(artifact: Path) -> None:
     args = build_parser().parse_args(["serve", str(artifact), "--port", "9999", "--workers", "2"])
-    assert args.func.__module__ == "jupyter_handover._cli_serve"
+    assert args.func.__module__ == "jupyter_handover.interfaces.cli.serve"
     cmd = serve_command(artifact / "handover", args.host, args.port, args.workers, 0.0, None)
     assert cmd[1:] == ["-m", "runtime", "serve", "--host", "127.0.0.1", "--port", "9999"] + [
         "--workers",

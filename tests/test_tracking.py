@@ -9,8 +9,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from jupyter_handover.artifact import load_artifact
-from jupyter_handover.cli import main as cli_main
+from jupyter_handover.artifact.build import load_artifact
+from jupyter_handover.interfaces.cli.main import main as cli_main
 
 
 def test_package_logs_registers_and_tags(

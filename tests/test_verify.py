@@ -16,10 +16,10 @@ from typing import Any
 import pytest
 from handover_fixtures import ROOT, TAGGED_CODE, TRAIN_CODE, write_notebook
 
-from jupyter_handover import _venv
-from jupyter_handover.artifact import _write_manifest, build_artifact
-from jupyter_handover.cli import main as cli_main
-from jupyter_handover.verify import compare_outputs, verify_artifact
+from jupyter_handover.artifact.build import _write_manifest, build_artifact
+from jupyter_handover.interfaces.cli.main import main as cli_main
+from jupyter_handover.verify import venv as _venv
+from jupyter_handover.verify.verifier import compare_outputs, verify_artifact
 
 SEEDLESS_TAGGED = (
     TAGGED_CODE
@@ -257,7 +257,7 @@ def test_magic_verify(shell: Any, copy: Path) -> None:
     from IPython.core.displaypub import CapturingDisplayPublisher
     from IPython.core.error import UsageError
 
-    from jupyter_handover._display import MIME
+    from jupyter_handover.interfaces.display import MIME
 
     with pytest.raises(UsageError, match="nothing to verify"):
         shell.run_line_magic("handover", "verify")
@@ -288,7 +288,7 @@ def test_promote_only_after_a_passing_verification(
 ) -> None:
     from mlflow import MlflowClient
 
-    from jupyter_handover.tracking import log_handover
+    from jupyter_handover.registry.tracking import log_handover
 
     good = log_handover(artifact, "verify-gate", tracking_uri=tracking, experiment="verify")
     bad_copy = Path(shutil.copytree(artifact, tmp_path / "bad"))
@@ -324,8 +324,8 @@ def test_package_verify_records_on_the_logged_run(trained: tuple[Any, Path], tra
 
     from mlflow import MlflowClient
 
-    from jupyter_handover import _magic_commands
-    from jupyter_handover.magics import HandoverMagics
+    from jupyter_handover.interfaces.ipython import package as _magic_commands
+    from jupyter_handover.interfaces.ipython.magics import HandoverMagics
 
     shell, _ = trained
     shell.run_line_magic(

@@ -38,8 +38,8 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from ._server_config import ServerConfig
-    from .server import run
+    from .server.app import run
+    from .server.config import ServerConfig
 
     config = ServerConfig(
         body_limit=args.body_limit,
@@ -52,7 +52,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _profile(args: argparse.Namespace) -> int:
-    from ._server_profile import measure
+    from .server.profile import measure
 
     print(json.dumps(measure(args.artifact, seconds=args.seconds)))
     return 0
@@ -60,7 +60,7 @@ def _profile(args: argparse.Namespace) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     """Parse ``argv`` and run the subcommand; returns the exit status."""
-    from ._server_config import ServerConfig
+    from .server.config import ServerConfig
 
     defaults = ServerConfig()
     parser = argparse.ArgumentParser(prog="python -m runtime")

@@ -15,7 +15,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .contract import DataContract, Violation
+from .contract.model import DataContract, Violation
 
 __all__ = ["ContractViolationError", "HandoverModel", "load", "to_jsonable", "_load_pyfunc"]
 

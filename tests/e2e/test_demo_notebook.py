@@ -45,7 +45,7 @@ def test_run_demo_then_load_in_a_clean_venv(tmp_path: Path, mlflow_server: str) 
         [
             sys.executable,
             "-m",
-            "jupyter_handover.cli",
+            "jupyter_handover",
             "run",
             str(work / "churn.ipynb"),
             "-p",
@@ -119,7 +119,7 @@ def test_run_reports_a_failing_notebook(tmp_path: Path) -> None:
         str(nb),
     )
     proc = subprocess.run(
-        [sys.executable, "-m", "jupyter_handover.cli", "run", str(nb)],
+        [sys.executable, "-m", "jupyter_handover", "run", str(nb)],
         capture_output=True,
         text=True,
         timeout=300,

@@ -22,7 +22,7 @@ pytestmark = pytest.mark.e2e
 
 def _cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "jupyter_handover.cli", *args],
+        [sys.executable, "-m", "jupyter_handover", *args],
         capture_output=True,
         text=True,
         env=env,

@@ -1,0 +1,27 @@
+"""Export of the inference code: tagged cells -> ``inference.py``, with its checks.
+
+- :mod:`.cells`: which cells are tagged, reading the notebook, :func:`export_inference_code`
+- :mod:`.ipython_syntax`: magics and shell lines found with IPython's own transformer
+- :mod:`.dataflow`: every free name of the export is defined, imported or a builtin
+- :mod:`.checks`: the per-cell checks (dataflow, side effects, secrets) behind the export
+- :mod:`.secrets`: credentials written into code
+- :mod:`.types`: the result and problem types
+"""
+
+from jupyter_handover.export.cells import (
+    ENTRY_POINT,
+    HOOKS,
+    ExportProblem,
+    ExportResult,
+    TaggedCell,
+    export_inference_code,
+)
+
+__all__ = [
+    "ENTRY_POINT",
+    "HOOKS",
+    "ExportProblem",
+    "ExportResult",
+    "TaggedCell",
+    "export_inference_code",
+]

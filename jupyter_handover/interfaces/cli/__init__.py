@@ -1,0 +1,1 @@
+"""``jupyter handover ...``: the command line."""

@@ -1,0 +1,99 @@
+"""``jupyter handover verify MODEL`` and ``jupyter handover promote MODEL --alias NAME``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from typing import Any
+
+from jupyter_handover.errors import HandoverUsageError, VerificationError
+
+
+class PromotionRefusedError(VerificationError):
+    """The model version's latest verification did not pass: the alias stays where it is."""
+
+
+def _progress() -> Any:
+    t0 = time.perf_counter()
+
+    def say(step: str, message: str) -> None:
+        print(f"[verify {time.perf_counter() - t0:5.1f}s] {step}: {message}", file=sys.stderr)
+
+    return say
+
+
+def _tracking(uri: str | None) -> None:
+    if uri:
+        import mlflow
+
+        mlflow.set_tracking_uri(uri)
+
+
+def cmd_verify(args: argparse.Namespace) -> int:
+    """Replay the golden examples in a clean virtualenv; exit 0 only on a pass."""
+    from jupyter_handover.interfaces.ipython.verify import summary_text
+    from jupyter_handover.verify.verifier import verify_artifact
+
+    _tracking(args.tracking_uri)
+    report = verify_artifact(
+        args.model,
+        rtol=args.rtol,
+        atol=args.atol,
+        progress=_progress(),
+        cache_dir=args.cache_dir,
+    )
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2, default=str))
+    else:
+        print(summary_text(report))
+    return 0 if report.passed else 1
+
+
+def cmd_promote(args: argparse.Namespace) -> int:
+    """Move ``NAME@ALIAS`` to the version of MODEL only when its latest verification passed."""
+    from jupyter_handover.registry.tracking import set_alias, verification_state
+
+    _tracking(args.tracking_uri)
+    if not str(args.model).startswith("models:/"):
+        raise HandoverUsageError(
+            f"{args.model}: promote takes a registered model version "
+            "(models:/NAME/VERSION or models:/NAME@ALIAS)"
+        )
+    target, state = verification_state(args.model)
+    if not target.name or not target.version:
+        raise HandoverUsageError(f"{args.model} is not a registered model version")
+    if state != "passed":
+        why = {
+            "not-run": "it was never verified",
+            "failed": "its latest verification failed (see handover_verify.json of run "
+            f"{target.run_id})",
+        }.get(state, f"its verification state is {state!r}")
+        raise PromotionRefusedError(
+            f"not moving {target.name}@{args.alias} to version {target.version}: {why}. "
+            f"Run `jupyter handover verify models:/{target.name}/{target.version}` and "
+            "promote once it passes"
+        )
+    set_alias(target.name, args.alias, target.version)
+    print(f"{target.name}@{args.alias} -> version {target.version} (verification passed)")
+    return 0
+
+
+def add_parsers(sub: Any) -> None:
+    """Register ``verify`` and ``promote`` on the CLI's subparsers."""
+    v = sub.add_parser("verify", help="replay the golden examples in a clean virtualenv")
+    v.add_argument("model", help="artifact folder, runs:/..., models:/NAME/VERSION or @ALIAS")
+    v.add_argument("--rtol", type=float, default=1e-9, help="relative tolerance for floats")
+    v.add_argument("--atol", type=float, default=1e-12, help="absolute tolerance for floats")
+    v.add_argument("--json", action="store_true", help="print the report as JSON")
+    v.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI)")
+    v.add_argument("--cache-dir", help="cache of built environments (default: the user cache dir)")
+    v.set_defaults(func=cmd_verify)
+    p = sub.add_parser(
+        "promote", help="move a registered model alias only when verification passed"
+    )
+    p.add_argument("model", help="models:/NAME/VERSION or models:/NAME@ALIAS")
+    p.add_argument("--alias", required=True, help="the alias to move (e.g. production)")
+    p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI)")
+    p.set_defaults(func=cmd_promote)

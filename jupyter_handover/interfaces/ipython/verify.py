@@ -1,0 +1,200 @@
+"""``%handover verify``: the clean-environment replay, with progress and a summary."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from jupyter_handover.errors import HandoverUsageError, VerificationError
+from jupyter_handover.interfaces import display as ui
+
+if TYPE_CHECKING:
+    from jupyter_handover.interfaces.ipython.magics import HandoverMagics
+    from jupyter_handover.verify.verifier import VerifyReport
+
+DEFAULT_RTOL = 1e-9
+DEFAULT_ATOL = 1e-12
+
+
+class NothingToVerifyError(VerificationError, HandoverUsageError):
+    """``%handover verify`` without a model, and nothing packaged in this kernel yet."""
+
+
+class VerificationFailedError(VerificationError):
+    """The replay ran and did not match (or could not run): the summary says why."""
+
+
+class _VerifyProgress:
+    """An ipywidgets bar over the verify steps in a live frontend; plain lines headless."""
+
+    def __init__(self, mode: str = "auto") -> None:
+        """``mode``: ``auto`` (a bar unless run headless by papermill), ``lines`` or ``bar``."""
+        from jupyter_handover.interfaces.ipython.magics import ENV_NOTEBOOK
+        from jupyter_handover.verify.verifier import STEPS
+
+        self.steps = STEPS
+        self.t0 = time.perf_counter()
+        self.bar: Any = None
+        self.label: Any = None
+        headless = mode == "lines" or (mode == "auto" and bool(os.environ.get(ENV_NOTEBOOK)))
+        if not headless:
+            try:
+                import ipywidgets
+                from IPython.display import display
+
+                self.bar = ipywidgets.IntProgress(
+                    value=0, max=len(self.steps), description="verify"
+                )
+                self.label = ipywidgets.Label("")
+                display(ipywidgets.HBox([self.bar, self.label]))
+            except Exception:  # no widget frontend: fall back to lines
+                self.bar = None
+
+    def __call__(self, step: str, message: str) -> None:
+        if self.bar is None:
+            print(f"[verify {time.perf_counter() - self.t0:5.1f}s] {step}: {message}", flush=True)
+            return
+        if step in self.steps:
+            self.bar.value = self.steps.index(step) + 1
+            self.bar.description = step
+        self.label.value = message
+
+    def done(self, ok: bool) -> None:
+        if self.bar is not None:
+            self.bar.value = len(self.steps)
+            self.bar.bar_style = "success" if ok else "danger"
+            self.bar.description = "passed" if ok else "failed"
+
+
+def _default_model(magics: HandoverMagics) -> str:
+    last = magics.last_package or {}
+    ref = last.get("model_uri") or last.get("artifact_path")
+    if not ref:
+        raise NothingToVerifyError(
+            "nothing to verify: pass an artifact folder or MLflow URI "
+            "(%handover verify models:/NAME/VERSION), or run %handover package first"
+        )
+    if last.get("model_uri") and last.get("tracking_uri"):
+        import mlflow
+
+        mlflow.set_tracking_uri(str(last["tracking_uri"]))
+    return str(ref)
+
+
+def summary_text(report: VerifyReport) -> str:
+    """The report as plain text lines (the CLI prints the same)."""
+    head = "PASSED" if report.passed else f"FAILED at {report.failed_step}"
+    env = (
+        f"env {report.env_digest[:12]}{' (cached)' if report.env_cached else ''}"
+        if report.env_digest
+        else "no environment"
+    )
+    lines = [
+        f"{head}: {report.model_ref} ({report.rows} golden rows, Python {report.python}, {env})"
+    ]
+    lines += [f"  {p}" for p in report.problems]
+    for m in report.mismatches[:50]:
+        lines.append(f"  row {m['row']}: expected {m['expected']!r}, got {m['got']!r}")
+    if len(report.mismatches) > 50:
+        lines.append(f"  ... and {len(report.mismatches) - 50} more rows")
+    lines.append("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in report.seconds.items()))
+    if report.recorded.get("run_id"):
+        lines.append(f"recorded on MLflow run {report.recorded['run_id']} ({report.status})")
+    elif report.recorded.get("error"):
+        lines.append(f"not recorded on MLflow: {report.recorded['error']}")
+    return "\n".join(lines)
+
+
+def summary_html(report: VerifyReport) -> str:
+    """The report as HTML: verdict, facts, mismatching rows, problems, seconds per step."""
+    color = "#2e7d32" if report.passed else "#c62828"
+    verdict = "passed" if report.passed else f"failed at {report.failed_step}"
+    rows = "".join(
+        f"<tr><td>{m['row']}</td><td><code>{ui._esc(m['expected'])}</code></td>"
+        f"<td><code>{ui._esc(m['got'])}</code></td></tr>"
+        for m in report.mismatches[:200]
+    )
+    table = (
+        "<table><thead><tr><th>row</th><th>expected (notebook)</th><th>got (clean env)</th>"
+        f"</tr></thead><tbody>{rows}</tbody></table>"
+    )
+    return (
+        f"<h4 style='color:{color}'>Verification {ui._esc(verdict)}</h4>"
+        + ui.kv_html(
+            {
+                "model": report.model_ref,
+                "golden rows": report.rows,
+                "python": report.python,
+                "environment": f"{report.env_digest or '-'}"
+                + (" (cached)" if report.env_cached else ""),
+                "tolerance": f"rtol {report.rtol}, atol {report.atol}",
+                "recorded": report.recorded.get("tag") or report.recorded.get("error") or "-",
+            }
+        )
+        + ui.section("Problems", ui.bullet_html(report.problems), open_=bool(report.problems))
+        + (
+            ui.section(f"Mismatching rows ({len(report.mismatches)})", table, open_=True)
+            if report.mismatches
+            else ""
+        )
+        + ui.section(
+            "Seconds per step",
+            ui.kv_html({k: f"{v:.2f}" for k, v in report.seconds.items()}),
+        )
+    )
+
+
+def run_verify(magics: HandoverMagics, args: argparse.Namespace) -> None:
+    """``%handover verify [MODEL] [--rtol] [--atol] [--json]``."""
+    from jupyter_handover.verify.verifier import verify_artifact
+
+    model = args.model or _default_model(magics)
+    if args.model and not Path(args.model).expanduser().is_dir() and ":/" not in args.model:
+        raise NothingToVerifyError(
+            f"{args.model!r} is neither an artifact folder nor an MLflow model URI "
+            "(runs:/RUN/PATH, models:/NAME/VERSION, models:/NAME@ALIAS)"
+        )
+    progress = _VerifyProgress(getattr(args, "progress", None) or "auto")
+    report = verify_artifact(
+        model,
+        rtol=DEFAULT_RTOL if args.rtol is None else args.rtol,
+        atol=DEFAULT_ATOL if args.atol is None else args.atol,
+        progress=progress,
+    )
+    progress.done(report.passed)
+    magics.show(report.to_dict(), summary_html(report), summary_text(report), args.json)
+    if not report.passed and not args.json:
+        raise VerificationFailedError(
+            f"verification failed at {report.failed_step}: {report.problems[0]}"
+        )
+
+
+def verify_for_package(path: Path, logged: dict[str, Any] | None = None) -> dict[str, Any]:
+    """``%handover package --verify``: verify the logged URI when there is one (the result is
+    recorded on its run), else the local folder; a compact result for the package summary."""
+    from jupyter_handover.verify.verifier import verify_artifact
+
+    ref = str(path)
+    if logged and logged.get("model_uri"):
+        import mlflow
+
+        if logged.get("tracking_uri"):
+            mlflow.set_tracking_uri(str(logged["tracking_uri"]))
+        ref = str(logged["model_uri"])
+    progress = _VerifyProgress()
+    report = verify_artifact(ref, progress=progress)
+    progress.done(report.passed)
+    print(summary_text(report), flush=True)
+    return {
+        "passed": report.passed,
+        "model_ref": ref,
+        "failed_step": report.failed_step,
+        "problems": report.problems,
+        "mismatches": report.mismatches[:20],
+        "seconds": report.seconds,
+        "env_digest": report.env_digest,
+        "recorded": report.recorded,
+    }

@@ -1,0 +1,1 @@
+"""The Jupyter server extension: routes under ``/jupyter-handover/`` for the sidebar panel."""

@@ -1,0 +1,104 @@
+"""Earlier handovers of one notebook, read from MLflow (runs tagged with its path)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from jupyter_handover.errors import TrackingError
+
+#: The run tag that ``%handover package`` sets to the notebook's absolute path.
+NOTEBOOK_TAG = "handover.notebook_path"
+VERIFIED_TAG = "handover.verified"
+MAX_RUNS = 50
+
+
+def ui_url(tracking_uri: str) -> str | None:
+    """The MLflow UI of a tracking server (``http(s)://`` URIs); ``None`` for local stores."""
+    if tracking_uri.startswith(("http://", "https://")):
+        return tracking_uri.rstrip("/")
+    return None
+
+
+def run_url(ui: str | None, experiment_id: str, run_id: str) -> str | None:
+    """The MLflow UI page of one run, when there is a UI."""
+    if not ui:
+        return None
+    return f"{ui}/#/experiments/{experiment_id}/runs/{run_id}"
+
+
+def _missing_sqlite(tracking_uri: str) -> bool:
+    """True for ``sqlite:///FILE`` when FILE does not exist (reading must not create it)."""
+    if not tracking_uri.startswith("sqlite:"):
+        return False
+    path = urlparse(tracking_uri).path
+    if tracking_uri.startswith("sqlite:////"):
+        path = "/" + path.lstrip("/")
+    elif tracking_uri.startswith("sqlite:///"):
+        path = path[1:]
+    return path not in ("", ":memory:") and not Path(path).exists()
+
+
+def _iso(millis: int | None) -> str | None:
+    if not millis:
+        return None
+    return dt.datetime.fromtimestamp(millis / 1000, dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def notebook_history(notebook: Path, tracking_uri: str) -> dict[str, Any]:
+    """Runs tagged ``handover.notebook_path == notebook``, newest first, with their
+    registered version and verification state. Raises :class:`TrackingError` when MLflow
+    cannot be read."""
+    ui = ui_url(tracking_uri)
+    answer: dict[str, Any] = {"tracking_uri": tracking_uri, "ui_url": ui, "runs": []}
+    if _missing_sqlite(tracking_uri):
+        return answer
+    from mlflow import MlflowClient
+
+    from jupyter_handover.registry.tracking import _check_reachable
+
+    _check_reachable(tracking_uri, timeout=3.0)
+    try:
+        client = MlflowClient(tracking_uri=tracking_uri)
+        experiments = [e.experiment_id for e in client.search_experiments()]
+        if not experiments:
+            return answer
+        value = str(notebook).replace("'", "\\'")
+        runs = client.search_runs(
+            experiments,
+            filter_string=f"tags.`{NOTEBOOK_TAG}` = '{value}'",
+            order_by=["attributes.start_time DESC"],
+            max_results=MAX_RUNS,
+        )
+        for run in runs:
+            tags = run.data.tags
+            entry: dict[str, Any] = {
+                "run_id": run.info.run_id,
+                "experiment_id": run.info.experiment_id,
+                "run_name": run.info.run_name,
+                "created": _iso(run.info.start_time),
+                "status": run.info.status,
+                "verified": tags.get(VERIFIED_TAG, "not-run"),
+                "verified_at": tags.get("handover.verified_at") or None,
+                "name": None,
+                "version": None,
+                "model_uri": None,
+                "run_url": run_url(ui, run.info.experiment_id, run.info.run_id),
+            }
+            versions = client.search_model_versions(f"run_id = '{run.info.run_id}'")
+            if versions:
+                mv = max(versions, key=lambda v: int(v.version))
+                entry.update(
+                    name=mv.name,
+                    version=str(mv.version),
+                    model_uri=f"models:/{mv.name}/{mv.version}",
+                    verified=(mv.tags or {}).get(VERIFIED_TAG, entry["verified"]),
+                )
+            answer["runs"].append(entry)
+    except Exception as exc:  # MlflowException, sqlalchemy and requests errors
+        raise TrackingError(
+            f"cannot read the handover history from {tracking_uri} ({type(exc).__name__}: {exc})"
+        ) from exc
+    return answer

@@ -1,0 +1,178 @@
+"""Verify jobs of the server extension: each runs ``verify_artifact`` in a child process.
+
+The child (``python -m jupyter_handover.interfaces.server.jobs MODEL_REF``) prints one JSON object a
+line: ``{"event": "progress", "step", "message"}`` as steps start, then ``{"event":
+"report", "report": {...}}`` or ``{"event": "error", "message"}``. The server reads them
+with asyncio, so neither its event loop nor the user's kernel waits on the verification.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+import time
+import uuid
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+#: Finished jobs kept for ``GET /jupyter-handover/verify/<id>``.
+MAX_JOBS = 50
+
+MISSING_VERIFY = (
+    "verification is not available: jupyter_handover.verify could not be imported ({error}); "
+    "reinstall jupyter_handover in the Jupyter server's environment"
+)
+
+
+@dataclass
+class VerifyJob:
+    """One verification: its progress so far and, once done, the report."""
+
+    id: str
+    model_ref: str
+    state: str = "running"  #: running, passed, failed or error
+    steps: list[dict[str, Any]] = field(default_factory=list)
+    report: dict[str, Any] | None = None
+    error: str | None = None
+    started: float = field(default_factory=time.time)
+    finished: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "model_ref": self.model_ref,
+            "state": self.state,
+            "steps": list(self.steps),
+            "report": self.report,
+            "error": self.error,
+            "started": self.started,
+            "finished": self.finished,
+            "seconds": round((self.finished or time.time()) - self.started, 3),
+        }
+
+
+class VerifyJobs:
+    """The server's verify jobs, newest last; at most :data:`MAX_JOBS` are remembered."""
+
+    def __init__(self, python: str = sys.executable) -> None:
+        self.python = python
+        self._jobs: OrderedDict[str, VerifyJob] = OrderedDict()
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def get(self, job_id: str) -> VerifyJob | None:
+        return self._jobs.get(job_id)
+
+    def start(
+        self, model_ref: str, *, tracking_uri: str | None = None, cwd: Path | None = None
+    ) -> VerifyJob:
+        """Start verifying ``model_ref`` in a child process; returns at once."""
+        job = VerifyJob(id=uuid.uuid4().hex, model_ref=model_ref)
+        self._jobs[job.id] = job
+        while len(self._jobs) > MAX_JOBS:
+            oldest = next(iter(self._jobs.values()))
+            if oldest.state == "running":
+                break
+            self._jobs.popitem(last=False)
+        env = dict(os.environ)
+        if tracking_uri:
+            env["MLFLOW_TRACKING_URI"] = tracking_uri
+        env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+        task = asyncio.get_running_loop().create_task(self._run(job, env, cwd))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return job
+
+    async def _run(self, job: VerifyJob, env: dict[str, str], cwd: Path | None) -> None:
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                self.python,
+                "-m",
+                "jupyter_handover.interfaces.server.jobs",
+                job.model_ref,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                env=env,
+                cwd=str(cwd) if cwd else None,
+            )
+            assert proc.stdout is not None and proc.stderr is not None
+            stderr_task = asyncio.ensure_future(proc.stderr.read())
+            async for raw in proc.stdout:
+                self._apply(job, raw)
+            code = await proc.wait()
+            stderr = (await stderr_task).decode(errors="replace").strip()
+            if job.state == "running":
+                tail = stderr.splitlines()[-1] if stderr else f"exit code {code}"
+                job.state = "error"
+                job.error = f"the verification process ended without a report: {tail}"
+        except Exception as exc:  # cannot start the child at all
+            job.state = "error"
+            job.error = f"cannot start the verification ({type(exc).__name__}: {exc})"
+        finally:
+            job.finished = time.time()
+
+    @staticmethod
+    def _apply(job: VerifyJob, raw: bytes) -> None:
+        try:
+            event = json.loads(raw)
+        except ValueError:
+            return  # a stray print of a library
+        if not isinstance(event, dict):
+            return
+        kind = event.get("event")
+        if kind == "progress":
+            job.steps.append(
+                {
+                    "step": str(event.get("step")),
+                    "message": str(event.get("message")),
+                    "seconds": round(time.time() - job.started, 3),
+                }
+            )
+        elif kind == "report" and isinstance(event.get("report"), dict):
+            job.report = event["report"]
+            job.state = "passed" if job.report.get("passed") else "failed"
+        elif kind == "error":
+            job.state = "error"
+            job.error = str(event.get("message"))
+
+
+def _emit(event: dict[str, Any]) -> None:
+    sys.__stdout__.write(json.dumps(event, default=str) + "\n")  # type: ignore[union-attr]
+    sys.__stdout__.flush()  # type: ignore[union-attr]
+
+
+def main(argv: list[str]) -> int:
+    """The child process: verify ``argv[0]``, report as JSON lines on stdout."""
+    if len(argv) != 1:
+        _emit(
+            {
+                "event": "error",
+                "message": "usage: python -m jupyter_handover.interfaces.server.jobs REF",
+            }
+        )
+        return 2
+    sys.stdout = sys.stderr  # library prints must not mix with the JSON lines
+    try:
+        from jupyter_handover.verify.verifier import verify_artifact
+    except ImportError as exc:
+        _emit({"event": "error", "message": MISSING_VERIFY.format(error=exc)})
+        return 1
+    try:
+        report = verify_artifact(
+            argv[0],
+            progress=lambda step, message: _emit(
+                {"event": "progress", "step": step, "message": message}
+            ),
+        )
+    except Exception as exc:
+        _emit({"event": "error", "message": f"{type(exc).__name__}: {exc}"})
+        return 1
+    _emit({"event": "report", "report": report.to_dict()})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

@@ -1,0 +1,290 @@
+"""The MLflow adapter: log a built artifact, register it, tag it, download it back.
+
+MLflow is imported inside the functions: importing jupyter_handover stays cheap.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jupyter_handover.errors import TrackingError
+
+__all__ = [
+    "LoggedHandover",
+    "default_tracking_uri",
+    "download_model",
+    "log_handover",
+    "registry_client_requirements",
+]
+
+
+@dataclass(frozen=True)
+class LoggedHandover:
+    """Where MLflow keeps the handover: run, logged model, registered version."""
+
+    tracking_uri: str
+    experiment_id: str
+    run_id: str
+    model_id: str
+    name: str
+    version: str
+
+    @property
+    def model_uri(self) -> str:
+        return f"models:/{self.name}/{self.version}"
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "tracking_uri": self.tracking_uri,
+            "experiment_id": self.experiment_id,
+            "run_id": self.run_id,
+            "model_id": self.model_id,
+            "name": self.name,
+            "version": self.version,
+            "model_uri": self.model_uri,
+        }
+
+
+def default_tracking_uri(notebook_dir: Path | None = None, explicit: str | None = None) -> str:
+    """``explicit`` > ``MLFLOW_TRACKING_URI`` > ``sqlite:///<notebook dir>/mlflow.db``."""
+    if explicit:
+        return explicit
+    env = os.environ.get("MLFLOW_TRACKING_URI")
+    if env:
+        return env
+    base = (notebook_dir or Path.cwd()).resolve()
+    return f"sqlite:///{base / 'mlflow.db'}"
+
+
+_DB_SCHEMES = ("sqlite", "postgresql", "mysql", "mssql")
+
+
+def registry_client_requirements(tracking_uri: str) -> dict[str, str]:
+    """What a consumer needs beyond mlflow-skinny to resolve ``models:/`` URIs of this store.
+
+    mlflow-skinny speaks HTTP only; a database store (the embedded ``sqlite:///mlflow.db``)
+    also needs SQLAlchemy and Alembic, pinned to the kernel's versions.
+    """
+    from importlib.metadata import PackageNotFoundError, version
+
+    if tracking_uri.split(":", 1)[0].split("+", 1)[0] not in _DB_SCHEMES:
+        return {}
+    found: dict[str, str] = {}
+    for dist in ("sqlalchemy", "alembic"):
+        try:
+            found[dist] = version(dist)
+        except PackageNotFoundError:
+            continue
+    return found
+
+
+def _check_reachable(uri: str, timeout: float = 5.0) -> None:
+    """Fail fast on an HTTP tracking server that does not answer (MLflow retries for minutes)."""
+    if not uri.startswith(("http://", "https://")):
+        return
+    try:
+        with urllib.request.urlopen(uri.rstrip("/") + "/health", timeout=timeout) as resp:
+            resp.read()
+    except urllib.error.HTTPError:
+        return  # it answers: a server that has no /health still speaks HTTP
+    except (urllib.error.URLError, OSError) as exc:
+        raise TrackingError(f"the MLflow tracking server {uri} cannot be reached ({exc})") from exc
+
+
+def log_handover(
+    artifact_path: Path,
+    name: str,
+    *,
+    tracking_uri: str,
+    experiment: str | None = None,
+    tags: dict[str, str] | None = None,
+    params: dict[str, Any] | None = None,
+    metrics: dict[str, float] | None = None,
+) -> LoggedHandover:
+    """Log the artifact folder as an MLflow logged model of a new run and register it.
+
+    Raises :class:`TrackingError` (carrying ``artifact_path``) when MLflow cannot be reached
+    or refuses; the local artifact is untouched either way.
+    """
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.entities import LoggedModelStatus
+
+    fix = (
+        f"the artifact is saved at {artifact_path}; log it later with "
+        f"`jupyter handover log {artifact_path} --tracking-uri URI`"
+    )
+    try:
+        _check_reachable(tracking_uri)
+    except TrackingError as exc:
+        raise TrackingError(f"{exc}: {fix}", str(artifact_path)) from exc
+    try:
+        mlflow.set_tracking_uri(tracking_uri)
+        client = MlflowClient(tracking_uri=tracking_uri)
+        exp_name = experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or name
+        exp = mlflow.set_experiment(exp_name)
+        with mlflow.start_run(experiment_id=exp.experiment_id, run_name=f"handover-{name}") as run:
+            run_id = run.info.run_id
+            if params:
+                mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+            if metrics:
+                mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+            all_tags = {"handover.verified": "not-run", **(tags or {})}
+            mlflow.set_tags(all_tags)
+            logged = mlflow.initialize_logged_model(
+                name="model", source_run_id=run_id, tags=all_tags
+            )
+            client.log_model_artifacts(logged.model_id, str(artifact_path))
+            mlflow.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
+            mlflow.log_text(json.dumps({"model_id": logged.model_id}), "handover_model.json")
+        version = mlflow.register_model(f"models:/{logged.model_id}", name, tags=all_tags)
+    except TrackingError:
+        raise
+    except Exception as exc:  # MLflow raises MlflowException, requests and sqlalchemy errors
+        raise TrackingError(
+            f"MLflow refused the handover ({type(exc).__name__}: {exc}): {fix}", str(artifact_path)
+        ) from exc
+    return LoggedHandover(
+        tracking_uri, exp.experiment_id, run_id, logged.model_id, name, str(version.version)
+    )
+
+
+def download_model(model_uri: str, dst: Path | None = None) -> Path:
+    """Download an MLflow model URI into a local folder (a temporary one by default)."""
+    import tempfile
+
+    import mlflow
+
+    target = dst or Path(tempfile.mkdtemp(prefix="handover-model-"))
+    try:
+        local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri, dst_path=str(target))
+    except Exception as exc:
+        raise TrackingError(
+            f"cannot download {model_uri} from MLflow ({type(exc).__name__}: {exc}); check "
+            "MLFLOW_TRACKING_URI and that the model name, version or alias exists"
+        ) from exc
+    return Path(local)
+
+
+# --------------------------------------------------------------------------- verification
+
+VERIFIED_TAG = "handover.verified"
+VERIFY_ARTIFACT = "handover_verify.json"
+
+
+@dataclass(frozen=True)
+class ModelTarget:
+    """The registered version (when there is one) and the run behind a model URI."""
+
+    run_id: str
+    name: str | None = None
+    version: str | None = None
+
+
+def _model_target(client: Any, model_uri: str) -> ModelTarget:
+    """Resolve ``models:/NAME/VERSION``, ``models:/NAME@ALIAS`` or ``runs:/RUN/...``."""
+    if model_uri.startswith("runs:/"):
+        return ModelTarget(run_id=model_uri[len("runs:/") :].split("/", 1)[0])
+    if not model_uri.startswith("models:/"):
+        raise TrackingError(
+            f"{model_uri} is not a registered model or run URI: verification state is kept "
+            "on MLflow runs (use models:/NAME/VERSION, models:/NAME@ALIAS or runs:/RUN/PATH)"
+        )
+    rest = model_uri[len("models:/") :].strip("/")
+    if "@" in rest:
+        name, alias = rest.split("@", 1)
+        mv = client.get_model_version_by_alias(name, alias)
+    elif "/" in rest:
+        name, version = rest.rsplit("/", 1)
+        if version.isdigit():
+            mv = client.get_model_version(name, version)
+        else:  # models:/NAME/latest or a stage
+            found = client.get_latest_versions(
+                name, stages=None if version == "latest" else [version]
+            )
+            if not found:
+                raise TrackingError(f"{model_uri}: no such model version")
+            mv = max(found, key=lambda v: int(v.version))
+    else:
+        raise TrackingError(
+            f"{model_uri} names no version: use models:/NAME/VERSION or models:/NAME@ALIAS"
+        )
+    run_id = mv.run_id
+    if not run_id and getattr(mv, "model_id", None):
+        run_id = client.get_logged_model(mv.model_id).source_run_id
+    if not run_id:
+        raise TrackingError(f"{model_uri} has no MLflow run to record on")
+    return ModelTarget(run_id=run_id, name=mv.name, version=str(mv.version))
+
+
+def record_verification(model_uri: str, status: str, report: dict[str, Any]) -> dict[str, Any]:
+    """Set ``handover.verified=status`` on the run (and the model version) of ``model_uri``
+    and log ``report`` as the run artifact ``handover_verify.json``; returns where."""
+    from mlflow import MlflowClient
+
+    try:
+        client = MlflowClient()
+        target = _model_target(client, model_uri)
+        tags = {
+            VERIFIED_TAG: status,
+            "handover.verified_at": str(report.get("verified_at", "")),
+            "handover.env_digest": str(report.get("env_digest") or ""),
+        }
+        for key, value in tags.items():
+            client.set_tag(target.run_id, key, value)
+            if target.name and target.version:
+                client.set_model_version_tag(target.name, target.version, key, value)
+        client.log_text(target.run_id, json.dumps(report, indent=2, default=str), VERIFY_ARTIFACT)
+    except TrackingError:
+        raise
+    except Exception as exc:  # MlflowException, requests errors
+        raise TrackingError(
+            f"cannot record the verification on {model_uri} ({type(exc).__name__}: {exc})"
+        ) from exc
+    return {
+        "run_id": target.run_id,
+        "name": target.name,
+        "version": target.version,
+        "tag": f"{VERIFIED_TAG}={status}",
+        "artifact": VERIFY_ARTIFACT,
+    }
+
+
+def verification_state(model_uri: str) -> tuple[ModelTarget, str]:
+    """The registered version behind ``model_uri`` and its latest verification state:
+    ``passed``, ``failed`` or ``not-run`` (the version's tag, else its run's tag)."""
+    from mlflow import MlflowClient
+
+    try:
+        client = MlflowClient()
+        target = _model_target(client, model_uri)
+        state = None
+        if target.name and target.version:
+            state = client.get_model_version(target.name, target.version).tags.get(VERIFIED_TAG)
+        if state is None:
+            state = client.get_run(target.run_id).data.tags.get(VERIFIED_TAG)
+    except TrackingError:
+        raise
+    except Exception as exc:
+        raise TrackingError(
+            f"cannot read the verification state of {model_uri} ({type(exc).__name__}: {exc})"
+        ) from exc
+    return target, str(state or "not-run")
+
+
+def set_alias(name: str, alias: str, version: str) -> None:
+    """Point the registered model alias ``name@alias`` at ``version``."""
+    from mlflow import MlflowClient
+
+    try:
+        MlflowClient().set_registered_model_alias(name, alias, version)
+    except Exception as exc:
+        raise TrackingError(
+            f"cannot set the alias {name}@{alias} ({type(exc).__name__}: {exc})"
+        ) from exc

@@ -1,0 +1,144 @@
+"""The OpenAPI 3.1 document of the runtime server, built from the artifact's data contract.
+
+OpenAPI 3.1 schemas are JSON Schema 2020-12, so the contract's record schema is used as is.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..contract.model import DataContract
+
+
+def _error(description: str, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    properties: dict[str, Any] = {"error": {"type": "string"}, "request_id": {"type": "string"}}
+    properties.update(extra or {})
+    return {
+        "description": description,
+        "content": {
+            "application/json": {
+                "schema": {"type": "object", "properties": properties, "required": ["error"]}
+            }
+        },
+    }
+
+
+def _get(summary: str, content: str = "application/json") -> dict[str, Any]:
+    schema: dict[str, Any] = (
+        {"type": "object"} if content == "application/json" else {"type": "string"}
+    )
+    return {
+        "get": {
+            "summary": summary,
+            "responses": {"200": {"description": "OK", "content": {content: {"schema": schema}}}},
+        }
+    }
+
+
+def build_openapi(contract: DataContract, title: str, version: str) -> dict[str, Any]:
+    """The OpenAPI document: ``/invocations`` takes the contract's records, the rest are GETs."""
+    record = {k: v for k, v in contract.to_json_schema().items() if k != "$schema"}
+    names = contract.column_names
+    ref = {"$ref": "#/components/schemas/Record"}
+    row = {"type": "array", "minItems": len(names), "maxItems": len(names)}
+    payload = {
+        "oneOf": [
+            {
+                "type": "object",
+                "title": "dataframe_split",
+                "properties": {
+                    "dataframe_split": {
+                        "type": "object",
+                        "properties": {
+                            "columns": {
+                                "type": "array",
+                                "items": {"enum": names},
+                                "minItems": len(names),
+                                "maxItems": len(names),
+                                "uniqueItems": True,
+                            },
+                            "data": {"type": "array", "items": row, "minItems": 1},
+                        },
+                        "required": ["columns", "data"],
+                    },
+                    "params": {"type": "object"},
+                },
+                "required": ["dataframe_split"],
+            },
+            *(
+                {
+                    "type": "object",
+                    "title": key,
+                    "properties": {
+                        key: {"type": "array", "items": ref, "minItems": 1},
+                        "params": {"type": "object"},
+                    },
+                    "required": [key],
+                }
+                for key in ("dataframe_records", "instances", "inputs")
+            ),
+        ]
+    }
+    invocation = {
+        "summary": "Predict (MLflow scoring protocol); the input is checked against the contract",
+        "parameters": [
+            {
+                "name": "proba",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "boolean"},
+                "description": "also return class probabilities (classifiers only); the body "
+                'field "params": {"proba": true} does the same',
+            }
+        ],
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": payload},
+                "text/csv": {"schema": {"type": "string", "minLength": 1}},
+            },
+        },
+        "responses": {
+            "200": {
+                "description": "one prediction per row",
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "properties": {
+                                "predictions": {"type": "array"},
+                                "probabilities": {"type": "array"},
+                                "classes": {"type": "array"},
+                            },
+                            "required": ["predictions"],
+                        }
+                    }
+                },
+            },
+            "400": _error("malformed body"),
+            "413": _error("body over the size limit"),
+            "415": _error("content type is neither application/json nor text/csv"),
+            "422": _error(
+                "the input breaks the data contract",
+                {"violations": {"type": "array", "items": {"type": "object"}}},
+            ),
+            "500": _error("the model failed; the request id is in the server log"),
+            "503": _error("the model is not loaded yet"),
+        },
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version},
+        "jsonSchemaDialect": "https://json-schema.org/draft/2020-12/schema",
+        "paths": {
+            "/invocations": {"post": invocation},
+            "/predict": {"post": {**invocation, "operationId": "predict"}},
+            "/ping": _get("the process answers", "text/plain"),
+            "/health": _get("liveness: the process answers and the model did not fail to load"),
+            "/ready": _get("readiness: the model is loaded and a warm-up prediction succeeded"),
+            "/version": _get("model name, version and artifact digest"),
+            "/contract": _get("JSON Schema 2020-12 of one input record"),
+            "/metrics": _get("Prometheus metrics", "text/plain"),
+        },
+        "components": {"schemas": {"Record": record}},
+    }
