@@ -572,17 +572,7 @@ def test_runtime_imports_without_jupyter_handover(tmp_path: Any) -> None:
     import jupyter_handover.runtime as runtime_package
 
     source = Path(runtime_package.__file__).parent
-    target = tmp_path / "runtime"
-    target.mkdir()
-    for name in (
-        "__init__.py",
-        "contract.py",
-        "_contract_checks.py",
-        "_payload.py",
-        "_fast_checks.py",
-        "_limits.py",
-    ):
-        shutil.copy(source / name, target / name)
+    shutil.copytree(source, tmp_path / "runtime", ignore=shutil.ignore_patterns("__pycache__"))
     contract = infer_contract(training_frame(), "churned")
     (tmp_path / "contract.json").write_text(json.dumps(contract.to_dict()))
     script = (
