@@ -34,7 +34,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
-    from jupyter_handover.interfaces.ipython.magics import ENV_NOTEBOOK, ENV_RESULT
+    from jupyter_handover.interfaces.ipython.session import ENV_NOTEBOOK, ENV_RESULT
 
     nb = Path(args.notebook).resolve()
     if not nb.is_file():
@@ -177,13 +177,9 @@ def cmd_log(args: argparse.Namespace) -> int:
     return 0
 
 
-# Commands that live in their own modules: each exposes ``add_parsers(sub)`` and sets
-# ``func`` on its parsers. A module that does not exist yet is skipped.
-COMMAND_MODULES = ("_cli_env", "_cli_contract", "_cli_verify", "_cli_serve")
-
-
 def build_parser() -> argparse.ArgumentParser:
-    import importlib
+    # Commands that live in their own modules: each adds its parsers and sets ``func``.
+    from jupyter_handover.interfaces.cli import contract, env, serve, verify
 
     parser = argparse.ArgumentParser(
         prog="jupyter handover", description="Carry a notebook model into production."
@@ -219,13 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--tracking-uri")
     log.add_argument("--experiment")
     log.set_defaults(func=cmd_log)
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(f"jupyter_handover.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"jupyter_handover.{name}":
-                raise
-            continue
+    for module in (env, contract, verify, serve):
         module.add_parsers(sub)
     return parser
 

@@ -46,7 +46,7 @@ def run_env(magics: HandoverMagics, args: argparse.Namespace) -> None:
     from jupyter_handover.discovery import find_models
     from jupyter_handover.environment.capture import analyze_requirements, capture_environment
     from jupyter_handover.export.cells import export_inference_code
-    from jupyter_handover.interfaces.ipython.magics import resolve_notebook_path
+    from jupyter_handover.interfaces.ipython.session import resolve_notebook_path
 
     env = capture_environment()
     data: dict[str, Any] = {

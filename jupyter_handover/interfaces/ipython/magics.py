@@ -17,36 +17,9 @@ from typing import Any, NoReturn
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 
-from jupyter_handover.errors import HandoverError, NotebookPathError
+from jupyter_handover.errors import HandoverError
 from jupyter_handover.interfaces import display as ui
-
-ENV_NOTEBOOK = "JUPYTER_HANDOVER_NOTEBOOK"
-ENV_RESULT = "JUPYTER_HANDOVER_RESULT"
-_METRIC_WORDS = (
-    "accuracy",
-    "auc",
-    "f1",
-    "precision",
-    "recall",
-    "rmse",
-    "mae",
-    "mse",
-    "r2",
-    "logloss",
-    "log_loss",
-    "score",
-)
-
-
-# Where each subcommand's body lives (one module per area keeps the files small).
-COMMAND_MODULES = {
-    "package": "_magic_commands",
-    "status": "_magic_commands",
-    "cells": "_magic_commands",
-    "contract": "_magic_commands",
-    "env": "_magic_env",
-    "verify": "_magic_verify",
-}
+from jupyter_handover.interfaces.ipython.session import ENV_RESULT
 
 
 class _HelpShown(Exception):
@@ -129,95 +102,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def resolve_notebook_path(explicit: str | None, user_ns: dict[str, Any]) -> Path:
-    """The notebook of this kernel: ``--notebook``, ``jupyter handover run``, or JupyterLab."""
-    cwd = Path.cwd().resolve()
-    sources = [
-        explicit,
-        os.environ.get(ENV_NOTEBOOK),
-        user_ns.get("__session__"),
-        os.environ.get("JPY_SESSION_NAME"),
-        user_ns.get("__vsc_ipynb_file__"),
-    ]
-    for raw in sources:
-        if not raw:
-            continue
-        given = Path(str(raw)).expanduser()
-        tries = [given] if given.is_absolute() else [cwd / given, cwd / given.name]
-        for path in tries:
-            if path.is_file():
-                path = path.resolve()
-                if explicit and not path.is_relative_to(cwd):
-                    raise NotebookPathError(
-                        f"--notebook {explicit} lies outside the working tree {cwd}: run the "
-                        "kernel from the notebook's folder, or copy the notebook into it"
-                    )
-                return path
-        if raw == explicit:
-            raise NotebookPathError(
-                f"--notebook {explicit}: no such file (relative paths are taken from {cwd})"
-            )
-    raise NotebookPathError(
-        "cannot tell which notebook this kernel runs: pass --notebook PATH.ipynb (JupyterLab "
-        "and `jupyter handover run` set it automatically)"
-    )
+def _handler(command: str) -> Callable[[Any, argparse.Namespace], None]:
+    """The body of one subcommand, imported when first used (heavy modules stay unloaded)."""
+    if command == "env":
+        from jupyter_handover.interfaces.ipython.env import run_env
 
+        return run_env
+    if command == "verify":
+        from jupyter_handover.interfaces.ipython.verify import run_verify
 
-def _jsonable_scalar(value: Any) -> bool:
-    return isinstance(value, (int, float, str, bool)) and not isinstance(value, type)
+        return run_verify
+    from jupyter_handover.interfaces.ipython import package
 
-
-def find_metrics(user_ns: dict[str, Any]) -> dict[str, float]:
-    """Numeric scalars whose names read like metrics (accuracy, auc, f1, rmse, ...)."""
-    import numbers
-
-    out: dict[str, float] = {}
-    for name, value in user_ns.items():
-        if name.startswith("_") or isinstance(value, bool):
-            continue
-        if isinstance(value, numbers.Real) and any(w in name.lower() for w in _METRIC_WORDS):
-            out[name] = float(value)
-    return out
-
-
-def find_params(nb_path: Path, user_ns: dict[str, Any]) -> dict[str, Any]:
-    """Current values of the names assigned in the papermill ``parameters`` cell."""
-    import ast
-
-    import nbformat
-
-    params: dict[str, Any] = {}
-    nb = nbformat.read(str(nb_path), as_version=4)
-    for cell in nb.cells:
-        tags = cell.get("metadata", {}).get("tags", [])
-        if cell.cell_type != "code" or (
-            "parameters" not in tags and "injected-parameters" not in tags
-        ):
-            continue
-        try:
-            tree = ast.parse(cell.source)
-        except SyntaxError:
-            continue
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                value = user_ns.get(node.id)
-                if _jsonable_scalar(value):
-                    params[node.id] = value
-    return params
-
-
-def kernel_predict(user_ns: dict[str, Any], hooks: set[str]) -> Callable[[Any, Any], Any]:
-    """Predict the notebook's own way: the kernel's live preprocess/predict/postprocess."""
-
-    def run(model: Any, df: Any) -> Any:
-        pre = user_ns.get("preprocess") if "preprocess" in hooks else None
-        pred = user_ns.get("predict") if "predict" in hooks else None
-        post = user_ns.get("postprocess") if "postprocess" in hooks else None
-        x = pre(df) if callable(pre) else df
-        out = pred(model, x) if callable(pred) else model.predict(x)
-        return post(out, df) if callable(post) else out
-
-    return run
+    handlers: dict[str, Callable[[Any, argparse.Namespace], None]] = {
+        "package": package.run_package,
+        "status": package.run_status,
+        "cells": package.run_cells,
+        "contract": package.run_contract,
+    }
+    return handlers[command]
 
 
 @magics_class
@@ -233,12 +136,8 @@ class HandoverMagics(Magics):
             args = build_parser().parse_args(shlex.split(line))
         except _HelpShown:
             return None
-        import importlib
-
-        module = importlib.import_module(f"jupyter_handover.{COMMAND_MODULES[args.command]}")
         try:
-            handler = getattr(module, f"run_{args.command}")
-            handler(self, args)
+            _handler(args.command)(self, args)
         except HandoverError as exc:
             if args.command == "package":
                 self.write_result({"status": "failed", "error": str(exc)})

@@ -21,7 +21,7 @@ class _Progress:
     """A progress bar in a live frontend; plain lines when headless (papermill, CI)."""
 
     def __init__(self, mode: str = "auto") -> None:
-        from jupyter_handover.interfaces.ipython.magics import ENV_NOTEBOOK
+        from jupyter_handover.interfaces.ipython.session import ENV_NOTEBOOK
 
         self.headless = mode == "lines" or (mode == "auto" and bool(os.environ.get(ENV_NOTEBOOK)))
         self.bar: Any = None
@@ -54,7 +54,7 @@ def run_package(magics: HandoverMagics, args: argparse.Namespace) -> None:
     from jupyter_handover.artifact.build import build_artifact_report
     from jupyter_handover.discovery import discover
     from jupyter_handover.export.cells import export_inference_code
-    from jupyter_handover.interfaces.ipython.magics import (
+    from jupyter_handover.interfaces.ipython.session import (
         find_metrics,
         find_params,
         kernel_predict,
@@ -180,7 +180,7 @@ def _verify(path: Path, logged: dict[str, Any] | None = None) -> dict[str, Any]:
 def run_status(magics: HandoverMagics, args: argparse.Namespace) -> None:
     from jupyter_handover.discovery import find_models, find_training_frames
     from jupyter_handover.export.cells import export_inference_code
-    from jupyter_handover.interfaces.ipython.magics import resolve_notebook_path
+    from jupyter_handover.interfaces.ipython.session import resolve_notebook_path
 
     ns = magics.user_ns
     models = find_models(ns)
@@ -315,7 +315,7 @@ def run_contract(magics: HandoverMagics, args: argparse.Namespace) -> None:
 
 def run_cells(magics: HandoverMagics, args: argparse.Namespace) -> None:
     from jupyter_handover.export.cells import export_inference_code
-    from jupyter_handover.interfaces.ipython.magics import resolve_notebook_path
+    from jupyter_handover.interfaces.ipython.session import resolve_notebook_path
 
     nb_path = resolve_notebook_path(args.notebook, magics.user_ns)
     export = export_inference_code(str(nb_path), tag=args.tag)

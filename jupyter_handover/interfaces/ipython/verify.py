@@ -32,7 +32,7 @@ class _VerifyProgress:
 
     def __init__(self, mode: str = "auto") -> None:
         """``mode``: ``auto`` (a bar unless run headless by papermill), ``lines`` or ``bar``."""
-        from jupyter_handover.interfaces.ipython.magics import ENV_NOTEBOOK
+        from jupyter_handover.interfaces.ipython.session import ENV_NOTEBOOK
         from jupyter_handover.verify.verifier import STEPS
 
         self.steps = STEPS
