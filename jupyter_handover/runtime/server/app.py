@@ -385,7 +385,7 @@ def run(
         host=host,
         port=port,
         workers=workers,
-        log_config=log_config(__package__ or "runtime", log_level),
+        log_config=log_config(log_level),
         access_log=False,
         timeout_graceful_shutdown=30,
         server_header=False,

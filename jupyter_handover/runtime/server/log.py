@@ -30,13 +30,13 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str)
 
 
-def log_config(package: str, level: str = "info") -> dict[str, Any]:
+def log_config(level: str = "info") -> dict[str, Any]:
     """``logging.config.dictConfig`` input: uvicorn's and our loggers as JSON lines on stderr."""
     handler = {"handlers": ["stderr"], "level": level.upper(), "propagate": False}
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": f"{package}._server_log.JsonFormatter"}},
+        "formatters": {"json": {"()": JsonFormatter}},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
