@@ -86,7 +86,8 @@ def export_inference_code(
     unparsable_names: set[str] = set()
     secrets: list[SecretFinding] = []
     for cell in tagged:
-        stripped = strip_ipython(cell.source, _describe(cell), result.warnings)
+        stripped = strip_ipython(cell.source)
+        result.warnings += [f"{_describe(cell)}: {d.describe()}" for d in stripped.dropped]
         tree = _parse(stripped.code, cell, result.problems)
         if tree is None:
             unparsable_names |= set(re.findall(r"[A-Za-z_]\w*", stripped.code))

@@ -14,8 +14,9 @@ from jupyter_handover.export.dataflow import (
     analyse,
     module_bindings,
 )
-from jupyter_handover.export.ipython_syntax import import_time_effects, strip_ipython
+from jupyter_handover.export.ipython_syntax import strip_ipython
 from jupyter_handover.export.secrets import SecretFinding, find_secrets, redact
+from jupyter_handover.export.side_effects import import_time_effects
 from jupyter_handover.export.types import (
     ENTRY_POINT,
     HOOKS,
@@ -72,7 +73,7 @@ def _redact(result: ExportResult, findings: list[SecretFinding]) -> None:
 def _untagged_bindings(untagged: list[TaggedCell]) -> list[tuple[TaggedCell, set[str]]]:
     out = []
     for cell in untagged:
-        stripped = strip_ipython(cell.source, _describe(cell), [])
+        stripped = strip_ipython(cell.source)
         try:
             names = module_bindings(ast.parse(stripped.code))
         except SyntaxError:
@@ -203,7 +204,7 @@ def _warn_rebinding(analysis: Analysis, result: ExportResult, untagged: list[Tag
     if not assigned:
         return
     for other in untagged:
-        stripped = strip_ipython(other.source, _describe(other), [])
+        stripped = strip_ipython(other.source)
         try:
             tree = ast.parse(stripped.code)
         except SyntaxError:
