@@ -14,6 +14,7 @@ IPython at run time, which inference code does not have.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,8 +25,10 @@ __all__ = ["PYTHON_BODY_CELL_MAGICS", "Dropped", "Stripped", "strip_ipython"]
 #: dropped with its body: the body either is not Python or leaves no trace in the namespace.
 PYTHON_BODY_CELL_MAGICS = frozenset({"capture", "time", "prun", "debug"})
 
-#: Characters without which a cell holds no IPython syntax that the export drops.
-_ESCAPES = ("%", "!", "?")
+#: A line that IPython's transformers could take for special syntax: an escape first on
+#: the line (``%``, ``!``, ``?`` and the autocall ``,``, ``;``, ``/``), ``= !``/``= %``, or a
+#: ``?`` at its end. A cell without one is plain Python: it is not tokenized at all.
+_MAYBE_SYNTAX = re.compile(r"^[ \t]*[!%?,;/]|=[ \t]*[!%]|\?[ \t]*$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -75,7 +78,7 @@ def strip_ipython(source: str) -> Stripped:
         work[index] = "\n"
         note = " (its body is kept as plain Python)"
         result.dropped.append(Dropped(index + 1, "cell magic", lines[index].strip(), note))
-    if any(escape in source for escape in _ESCAPES):
+    if _MAYBE_SYNTAX.search(source):
         _drop_token_syntax(lines, work, out, result)
     result.code = "\n".join(out) + ("\n" if out else "")
     return result
@@ -98,6 +101,8 @@ def _cell_magic(work: list[str]) -> tuple[int, str] | None:
 def _drop_token_syntax(lines: list[str], work: list[str], out: list[str], result: Stripped) -> None:
     """Find IPython syntax one piece at a time (as IPython does), comment it out in ``out``."""
     for _ in range(len(lines) + 1):  # each round neutralises at least one line
+        if not _MAYBE_SYNTAX.search("".join(work)):
+            return
         found = _next_syntax(work)
         if found is None:
             return
