@@ -10,7 +10,7 @@ defined in it (naming the untagged cell that defines a missing one), and appends
 from __future__ import annotations
 
 import ast
-import datetime as _dt
+import dataclasses
 import hashlib
 import os
 import re
@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_handover.errors import HandoverUsageError, NotebookPathError
-from jupyter_handover.export.checks import _check, _check_cell, _check_hooks, _redact
+from jupyter_handover.export.checks import _check, _check_cell, _check_hooks
 from jupyter_handover.export.dataflow import analyse
 from jupyter_handover.export.ipython_syntax import strip_ipython
-from jupyter_handover.export.secrets import SecretFinding
+from jupyter_handover.export.render import hoist_futures, render
+from jupyter_handover.export.secrets import SecretFinding, find_secrets, redact, redact_line
 from jupyter_handover.export.types import (
     ENTRY_POINT,
     HOOKS,
@@ -40,9 +41,6 @@ __all__ = [
     "TaggedCell",
     "export_inference_code",
 ]
-
-#: pyflakes rules that notebook code breaks without being wrong, silenced in the module.
-_STYLE_ONLY_RULES = ("F401", "F403", "F405", "F541", "F811", "F841")
 
 _FIRST_LINE_WIDTH = 60
 
@@ -80,29 +78,55 @@ def export_inference_code(
                 f'code, or make "# {tag}" its first line',
             )
         )
-    result.cells = tagged
+    cells: list[TaggedCell] = []
     bodies: list[str] = []
     trees: list[ast.Module] = []
     unparsable_names: set[str] = set()
-    secrets: list[SecretFinding] = []
+    secrets: list[list[SecretFinding]] = []
     for cell in tagged:
-        stripped = strip_ipython(cell.source, _describe(cell), result.warnings)
-        tree = _parse(stripped.code, cell, result.problems)
+        cell, body, tree, findings = _export_cell(cell, tag, result)
         if tree is None:
-            unparsable_names |= set(re.findall(r"[A-Za-z_]\w*", stripped.code))
-        secrets += _check_cell(cell, stripped.code, tree, result)
-        bodies.append(stripped.code)
+            unparsable_names |= set(re.findall(r"[A-Za-z_]\w*", body))
+        cells.append(cell)
+        bodies.append(body)
         trees.append(tree or ast.Module(body=[], type_ignores=[]))
+        secrets.append(findings)
+    result.cells = cells
     analysis = analyse(trees)
     result.imports = sorted(analysis.imports)
     result.hooks = {h for h in HOOKS if h in analysis.bound}
     result.defined = set(analysis.bound)
     _check(analysis, result, untagged, unparsable_names, tag)
     _check_hooks(analysis, result)
-    result.code = _render(result, bodies, trees, tag, notebook_path)
-    if secrets:
-        _redact(result, secrets)
+    futures, bodies = hoist_futures(bodies, trees)
+    bodies = [redact(body, found) for body, found in zip(bodies, secrets, strict=True)]
+    result.code = render(result, futures, bodies, tag, notebook_path)
     return result
+
+
+def _export_cell(
+    cell: TaggedCell, tag: str, result: ExportResult
+) -> tuple[TaggedCell, str, ast.Module | None, list[SecretFinding]]:
+    """One tagged cell: its plain-Python body and tree, its problems and warnings.
+
+    Credentials are found first, so that every text quoting the cell (its first line, the
+    dropped lines, a syntax error) is redacted before it is shortened or shown.
+    """
+    stripped = strip_ipython(cell.source)
+    tree, error = _parse(stripped.code, cell.label)
+    findings = find_secrets(stripped.code, tree)
+    if findings:
+        first_line = _first_line(cell.source, tag, findings)
+        cell = dataclasses.replace(
+            cell, first_line=first_line, source=redact(cell.source, findings)
+        )
+    result.warnings += [
+        f"{_describe(cell)}: {redact(d.describe(), findings)}" for d in stripped.dropped
+    ]
+    if error is not None:
+        result.problems.append(_syntax_problem(cell, error, findings))
+    _check_cell(cell, tree, findings, result)
+    return cell, stripped.code, tree, findings
 
 
 # -- reading and selecting cells -------------------------------------------------------
@@ -144,11 +168,17 @@ def _is_marker(line: str, tag: str) -> bool:
     return re.fullmatch(rf"#\s*{re.escape(tag)}\s*", line.strip()) is not None
 
 
-def _first_line(source: str, tag: str | None = None) -> str:
+def _first_line(
+    source: str, tag: str | None = None, findings: list[SecretFinding] | None = None
+) -> str:
+    """The first non-empty line (after the marker), redacted, then shortened (in that order:
+    a secret cut in two would escape its redaction). Without ``findings`` (the credentials of
+    the whole cell), the line is searched for credentials on its own."""
     lines = [line.strip() for line in source.splitlines() if line.strip()]
     if tag is not None and lines and _is_marker(lines[0], tag):
         lines = lines[1:] or lines
     text = lines[0] if lines else ""
+    text = redact(text, findings) if findings is not None else redact_line(text)
     return text if len(text) <= _FIRST_LINE_WIDTH else text[: _FIRST_LINE_WIDTH - 3] + "..."
 
 
@@ -192,124 +222,23 @@ def _split_cells(
 # -- parsing ---------------------------------------------------------------------------
 
 
-def _parse(code: str, cell: TaggedCell, problems: list[ExportProblem]) -> ast.Module | None:
+def _parse(code: str, label: str) -> tuple[ast.Module | None, SyntaxError | None]:
     try:
-        return ast.parse(code, filename=f"<{cell.label}>")
+        return ast.parse(code, filename=f"<{label}>"), None
     except SyntaxError as exc:
-        text = (exc.text or "").strip()
-        problems.append(
-            ExportProblem(
-                "syntax-error",
-                None,
-                f'{cell.label} "{cell.first_line}": {exc.msg} at line {exc.lineno}'
-                + (f": {text}" if text else "")
-                + " — fix the cell so that it is plain Python (magics and shell lines are dropped)",
-                cell=cell.ref(),
-                line=exc.lineno,
-            )
-        )
-        return None
+        return None, exc
 
 
-# -- the generated module --------------------------------------------------------------
-
-
-def _generated_at() -> str:
-    epoch = os.environ.get("SOURCE_DATE_EPOCH")  # reproducible builds
-    when = (
-        _dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc)
-        if epoch and epoch.isdigit()
-        else _dt.datetime.now(_dt.timezone.utc)
+def _syntax_problem(
+    cell: TaggedCell, exc: SyntaxError, findings: list[SecretFinding]
+) -> ExportProblem:
+    text = redact((exc.text or "").strip(), findings)
+    return ExportProblem(
+        "syntax-error",
+        None,
+        f'{cell.label} "{cell.first_line}": {exc.msg} at line {exc.lineno}'
+        + (f": {text}" if text else "")
+        + " — fix the cell so that it is plain Python (magics and shell lines are dropped)",
+        cell=cell.ref(),
+        line=exc.lineno,
     )
-    return when.isoformat(timespec="seconds")
-
-
-def _entry_point(hooks: set[str]) -> str:
-    """``handover_predict(model, df)``, built statically from the hooks the module defines."""
-    features = "preprocess(df)" if "preprocess" in hooks else "df"
-    predict = "predict(model, {})" if "predict" in hooks else "model.predict({})"
-    steps = []
-    if "preprocess" in hooks:
-        steps.append("    features = preprocess(df)")
-        features = "features"
-    if "postprocess" in hooks:
-        steps.append(f"    predictions = {predict.format(features)}")
-        steps.append("    return postprocess(predictions, df)")
-    else:
-        steps.append(f"    return {predict.format(features)}")
-    used = [h for h in HOOKS if h in hooks]
-    how = (
-        f"Uses the hooks this module defines: {', '.join(used)}."
-        if used
-        else "This module defines no hook (preprocess, predict, postprocess)."
-    )
-    return (
-        f"def {ENTRY_POINT}(model, df):\n"
-        '    """Predict with ``model`` on the DataFrame ``df`` as the notebook did.\n\n'
-        f"    Generated by jupyter_handover. {how}\n"
-        '    """\n' + "\n".join(steps) + "\n"
-    )
-
-
-def _single_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _render(
-    result: ExportResult,
-    bodies: list[str],
-    trees: list[ast.Module],
-    tag: str,
-    notebook_path: str | os.PathLike[str] | None,
-) -> str:
-    source = _single_line(os.fspath(notebook_path)) if notebook_path else "(unknown)"
-    header = [
-        '"""Inference code exported by jupyter_handover from the notebook cells tagged'
-        f" {_single_line(tag)!r}.",
-        "",
-        f"Entry point: {ENTRY_POINT}(model, df). Edit the notebook, not this file.",
-        '"""',
-        "# The cells' code is kept as written, unused imports included (importing can have",
-        "# side effects); correctness rules (undefined names, syntax) stay active.",
-        f"# ruff: noqa: {', '.join(_STYLE_ONLY_RULES)}",
-        f"# source notebook: {source}",
-        f"# generated: {_generated_at()}",
-        "# cells (notebook index, execution count, sha256 of the cell source):",
-    ]
-    for cell in result.cells:
-        count = cell.execution_count if cell.execution_count is not None else " "
-        first = _single_line(cell.first_line)
-        header.append(f"#   {cell.index:>3}  [{count}]  {cell.sha256}  {first}")
-    futures, bodies = _hoist_futures(bodies, trees)
-    parts = ["\n".join(header) + "\n"]
-    if futures:
-        parts.append("\n".join(futures) + "\n")
-    for cell, body in zip(result.cells, bodies, strict=True):
-        parts.append(f"\n# --- {cell.label} ---\n{body}")
-    parts.append("\n\n# --- entry point (generated) ---\n" + _entry_point(result.hooks))
-    return "".join(parts)
-
-
-def _hoist_futures(bodies: list[str], trees: list[ast.Module]) -> tuple[list[str], list[str]]:
-    """Move ``from __future__ import`` statements to the top, where Python requires them."""
-    futures: list[str] = []
-    out = []
-    for body, tree in zip(bodies, trees, strict=True):
-        lines = body.splitlines()
-        # bottom-up, so that rewriting a line never shifts the offsets of an earlier statement
-        for stmt in reversed(tree.body):
-            if not (isinstance(stmt, ast.ImportFrom) and stmt.module == "__future__"):
-                continue
-            statement = ast.unparse(stmt)
-            if statement not in futures:
-                futures.insert(0, statement)
-            first, last = stmt.lineno - 1, (stmt.end_lineno or stmt.lineno) - 1
-            before = lines[first][: stmt.col_offset]
-            after = lines[last][stmt.end_col_offset or len(lines[last]) :]
-            if before.strip() or after.strip().lstrip(";").strip():  # shares a line: `a; b`
-                lines[first : last + 1] = [before + "pass" + after]
-                continue
-            for n in range(first, last + 1):
-                lines[n] = f"# (moved to the top) {lines[n]}"
-        out.append("\n".join(lines) + ("\n" if lines else ""))
-    return futures, out

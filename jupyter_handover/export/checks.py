@@ -6,7 +6,6 @@ Private: :func:`jupyter_handover.export.cells.export_inference_code` is the only
 from __future__ import annotations
 
 import ast
-import dataclasses
 
 from jupyter_handover.export.dataflow import (
     IPYTHON_ONLY_BUILTINS,
@@ -14,8 +13,9 @@ from jupyter_handover.export.dataflow import (
     analyse,
     module_bindings,
 )
-from jupyter_handover.export.ipython_syntax import import_time_effects, strip_ipython
-from jupyter_handover.export.secrets import SecretFinding, find_secrets, redact
+from jupyter_handover.export.ipython_syntax import strip_ipython
+from jupyter_handover.export.secrets import SecretFinding
+from jupyter_handover.export.side_effects import import_time_effects
 from jupyter_handover.export.types import (
     ENTRY_POINT,
     HOOKS,
@@ -29,10 +29,9 @@ from jupyter_handover.export.types import (
 
 
 def _check_cell(
-    cell: TaggedCell, code: str, tree: ast.Module | None, result: ExportResult
-) -> list[SecretFinding]:
+    cell: TaggedCell, tree: ast.Module | None, findings: list[SecretFinding], result: ExportResult
+) -> None:
     """Per-cell checks: credentials (problems) and import-time side effects (warnings)."""
-    findings = find_secrets(code, tree)
     for found in findings:
         result.problems.append(
             ExportProblem(
@@ -50,29 +49,12 @@ def _check_cell(
             f"{_describe(cell)}, line {line}: {what} at import time — it would run in every "
             "process that imports inference.py; move it into a function (or an untagged cell)"
         )
-    return findings
-
-
-def _redact(result: ExportResult, findings: list[SecretFinding]) -> None:
-    """Never repeat a credential: a cell's first line quoted in a message may hold one."""
-    result.warnings = [redact(w, findings) for w in result.warnings]
-    result.problems = [
-        dataclasses.replace(
-            p,
-            message=redact(p.message, findings),
-            cell=p.cell and {**p.cell, "first_line": redact(p.cell["first_line"], findings)},
-            defined_in=[
-                {**d, "first_line": redact(d["first_line"], findings)} for d in p.defined_in
-            ],
-        )
-        for p in result.problems
-    ]
 
 
 def _untagged_bindings(untagged: list[TaggedCell]) -> list[tuple[TaggedCell, set[str]]]:
     out = []
     for cell in untagged:
-        stripped = strip_ipython(cell.source, _describe(cell), [])
+        stripped = strip_ipython(cell.source)
         try:
             names = module_bindings(ast.parse(stripped.code))
         except SyntaxError:
@@ -203,7 +185,7 @@ def _warn_rebinding(analysis: Analysis, result: ExportResult, untagged: list[Tag
     if not assigned:
         return
     for other in untagged:
-        stripped = strip_ipython(other.source, _describe(other), [])
+        stripped = strip_ipython(other.source)
         try:
             tree = ast.parse(stripped.code)
         except SyntaxError:

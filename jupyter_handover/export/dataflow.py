@@ -22,14 +22,13 @@ import ast
 import builtins
 from dataclasses import dataclass, field
 
+from jupyter_handover.export.bindings import collect, import_binding, parameters, target_names
+
 #: Names every plain ``python`` process provides. IPython injects ``display``,
 #: ``get_ipython`` and ``__IPYTHON__`` into :mod:`builtins` inside a kernel; inference code
 #: runs without IPython, so they are removed even when this runs inside a kernel.
 IPYTHON_ONLY_BUILTINS = frozenset({"display", "get_ipython", "__IPYTHON__", "dreload"})
 BUILTIN_NAMES = (frozenset(dir(builtins)) | {"__name__", "__file__"}) - IPYTHON_ONLY_BUILTINS
-
-_FUNCTION_NODES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)
-_COMPREHENSION_NODES = (ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)
 
 
 @dataclass
@@ -78,91 +77,6 @@ class _Scope:
         self.nonlocal_decl: set[str] = set()
 
 
-def _target_names(node: ast.AST) -> set[str]:
-    return {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-
-
-def _import_binding(alias: ast.alias) -> str:
-    return alias.asname or alias.name.split(".")[0]
-
-
-class _BindingCollector(ast.NodeVisitor):
-    """Names a function body binds, without descending into nested scopes."""
-
-    def __init__(self) -> None:
-        self.bound: set[str] = set()
-        self.global_decl: set[str] = set()
-        self.nonlocal_decl: set[str] = set()
-        self._in_comprehension = 0
-
-    def visit_Name(self, node: ast.Name) -> None:
-        if not isinstance(node.ctx, ast.Load) and not self._in_comprehension:
-            self.bound.add(node.id)
-
-    def visit_NamedExpr(self, node: ast.NamedExpr) -> None:
-        self.bound |= _target_names(node.target)  # binds in the enclosing function
-        self.visit(node.value)
-
-    def _comprehension(self, node: ast.AST) -> None:
-        self._in_comprehension += 1
-        self.generic_visit(node)
-        self._in_comprehension -= 1
-
-    visit_ListComp = visit_SetComp = visit_DictComp = visit_GeneratorExp = _comprehension
-
-    def _definition(self, node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> None:
-        self.bound.add(node.name)
-
-    visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _definition
-
-    def visit_Lambda(self, node: ast.Lambda) -> None:
-        return None
-
-    def visit_Import(self, node: ast.Import) -> None:
-        self.bound |= {_import_binding(a) for a in node.names}
-
-    def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
-        self.bound |= {_import_binding(a) for a in node.names if a.name != "*"}
-
-    def visit_ExceptHandler(self, node: ast.ExceptHandler) -> None:
-        if node.name:
-            self.bound.add(node.name)
-        self.generic_visit(node)
-
-    def visit_MatchAs(self, node: ast.MatchAs) -> None:
-        if node.name:
-            self.bound.add(node.name)
-        self.generic_visit(node)
-
-    def visit_MatchStar(self, node: ast.MatchStar) -> None:
-        if node.name:
-            self.bound.add(node.name)
-
-    def visit_MatchMapping(self, node: ast.MatchMapping) -> None:
-        if node.rest:
-            self.bound.add(node.rest)
-        self.generic_visit(node)
-
-    def visit_Global(self, node: ast.Global) -> None:
-        self.global_decl |= set(node.names)
-
-    def visit_Nonlocal(self, node: ast.Nonlocal) -> None:
-        self.nonlocal_decl |= set(node.names)
-
-
-def _collect(nodes: list[ast.AST]) -> _BindingCollector:
-    collector = _BindingCollector()
-    for node in nodes:
-        collector.visit(node)
-    return collector
-
-
-def _parameters(args: ast.arguments) -> set[str]:
-    every = [*args.posonlyargs, *args.args, *args.kwonlyargs]
-    every += [a for a in (args.vararg, args.kwarg) if a is not None]
-    return {a.arg for a in every}
-
-
 class _Analyzer(ast.NodeVisitor):
     """Walks cells in evaluation order and records bindings and unresolved loads."""
 
@@ -185,7 +99,7 @@ class _Analyzer(ast.NodeVisitor):
             if isinstance(stmt, (ast.Assign, ast.AnnAssign, ast.AugAssign)):
                 targets = stmt.targets if isinstance(stmt, ast.Assign) else [stmt.target]
                 for target in targets:
-                    self.result.assigned_by_cell[-1] |= _target_names(target)
+                    self.result.assigned_by_cell[-1] |= target_names(target)
             elif isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef)):
                 args = stmt.args
                 positional = len(args.posonlyargs) + len(args.args)
@@ -269,7 +183,7 @@ class _Analyzer(ast.NodeVisitor):
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
             self.result.imports.add(alias.name.split(".")[0])
-            self._bind(_import_binding(alias))
+            self._bind(import_binding(alias))
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         if node.level == 0 and node.module and node.module != "__future__":
@@ -278,7 +192,7 @@ class _Analyzer(ast.NodeVisitor):
             if alias.name == "*":
                 self.result.star_imports.append((self.cell, node.lineno, node.module or "."))
             else:
-                self._bind(_import_binding(alias))
+                self._bind(import_binding(alias))
 
     def visit_Call(self, node: ast.Call) -> None:
         # importlib.import_module("x") / __import__("x") with a literal name
@@ -299,7 +213,7 @@ class _Analyzer(ast.NodeVisitor):
     def _loop(self, node: ast.For | ast.AsyncFor | ast.While) -> None:
         if self.scope.kind != "function":
             # a later iteration sees what an earlier one bound: be lenient inside loops
-            for name in _collect(list(node.body)).bound:
+            for name in collect(list(node.body)).bound:
                 self._bind(name)
         if isinstance(node, ast.While):
             self.visit(node.test)
@@ -352,12 +266,12 @@ class _Analyzer(ast.NodeVisitor):
         for expr in evaluated_now:
             self.visit(expr)
         body: list[ast.AST] = [node.body] if isinstance(node, ast.Lambda) else list(node.body)
-        collected = _collect(body)
+        collected = collect(body)
         scope = _Scope("function", self.scope)
         scope.global_decl = collected.global_decl
         scope.nonlocal_decl = collected.nonlocal_decl
         declared = scope.global_decl | scope.nonlocal_decl
-        scope.local = (collected.bound | _parameters(args)) - declared
+        scope.local = (collected.bound | parameters(args)) - declared
         for param in getattr(node, "type_params", []):
             scope.local.add(param.name)
         if not isinstance(node, ast.Lambda):
@@ -383,7 +297,7 @@ class _Analyzer(ast.NodeVisitor):
         for i, gen in enumerate(generators):
             if i:
                 self.visit(gen.iter)
-            self.scope.local |= _target_names(gen.target)
+            self.scope.local |= target_names(gen.target)
             for condition in gen.ifs:
                 self.visit(condition)
         parts: list[ast.AST] = (

@@ -1,28 +1,33 @@
 """Credentials in the exported code: find them, never repeat them.
 
-Pure and private: :mod:`jupyter_handover.export.cells` is the only caller. Two rules:
+Pure and private: :mod:`jupyter_handover.export.cells` and :mod:`.checks` are the callers.
+Three layers, each on the whole text of a cell (comments too: comments, and the IPython lines
+dropped as ``# (dropped) ...`` comments, ship in ``inference.py`` as well):
 
-* **token patterns** (cloud keys, GitHub/Slack tokens, Google API keys, private key blocks,
-  JWTs, ``scheme://user:password@host``) are searched in the whole text of a cell: string
-  literals, and comments too, because comments (and the IPython lines dropped as
-  ``# (dropped) ...`` comments) ship in ``inference.py`` as well;
-* **credential names**: a non-empty string literal assigned to a name, attribute, dict key
-  or keyword argument whose name ends in ``password``, ``secret``, ``token``, ``api_key``,
-  ``auth``, ... (``db_password = "..."``, ``{"api_key": "..."}``, ``connect(password=...)``).
+* **token detectors** (:mod:`.secret_detectors`): detect-secrets' plugins (cloud keys, GitHub,
+  Slack, Stripe, JWTs, ``scheme://user:password@host``, ...), the kinds it lacks (OpenAI
+  ``sk-``/``sk-proj-``, Hugging Face ``hf_``, Databricks ``dapi``, ``Bearer`` tokens, Azure
+  ``AccountKey=``) and its base64 high-entropy check, whatever name the value has;
+* **private key blocks**, from ``-----BEGIN ... PRIVATE KEY-----`` to their end;
+* **credential names** (:mod:`.secret_names`): a string literal stored under a name that says
+  "credential" (``db_password = "..."``, ``{"api_key": "..."}``, ``connect(token=...)``).
 
-Findings carry a masked value only: a known prefix (``AKIA****``) or nothing at all.
-Template text that cannot authenticate (``""``, ``"<your-key>"``, ``"{token}"``,
-``"${TOKEN}"``, ``"%s"``, ``"xxxx"``, ``"[CLS]"``) is not a finding; a real default password
-such as ``"changeme"`` is.
+On top, the notebook-aware part: the line in the cell, the name the value is stored under,
+and the environment variable to read instead (named after the kind of token, or after that
+name; never after the value). Findings carry a masked value only: a public prefix of at most
+four characters (``AKIA****``) or nothing at all. :func:`redact` removes values from any text.
 """
 
 from __future__ import annotations
 
 import ast
+import contextlib
 import re
 from dataclasses import dataclass, field
 
-__all__ = ["SecretFinding", "find_secrets", "redact"]
+from jupyter_handover.export.secret_names import env_var_for, named_values
+
+__all__ = ["SecretFinding", "find_secrets", "redact", "redact_line"]
 
 
 @dataclass(frozen=True)
@@ -30,170 +35,104 @@ class SecretFinding:
     """One credential-looking value: where it is, what it looks like, never what it is."""
 
     line: int  #: 1-based line inside the cell
-    what: str  #: "an AWS access key", "a password assigned to db_password", ...
+    what: str  #: "an AWS access key", "a credential assigned to db_password", ...
     masked: str  #: the value with its secret part replaced by ``****``
     env_var: str  #: the environment variable name to suggest
-    name: str | None = None  #: the name the value is assigned to, when there is one
+    name: str | None = None  #: the name the value is stored under, when there is one
     value: str = field(default="", repr=False, compare=False)  #: for :func:`redact` only
 
 
-# (description, pattern, number of leading characters that may be shown, suggested variable)
-_PATTERNS: tuple[tuple[str, re.Pattern[str], int, str], ...] = (
-    ("an AWS access key", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b"), 4, "AWS_ACCESS_KEY_ID"),
-    (
-        "a GitHub token",
-        re.compile(r"\b(?:gh[pousr]_[A-Za-z0-9]{36,}|github_pat_[A-Za-z0-9_]{22,})"),
-        4,
-        "GITHUB_TOKEN",
-    ),
-    ("a Slack token", re.compile(r"\bxox[abposr]-[A-Za-z0-9-]{10,}"), 5, "SLACK_TOKEN"),
-    ("a Google API key", re.compile(r"\bAIza[0-9A-Za-z_-]{35}"), 4, "GOOGLE_API_KEY"),
-    (
-        "a private key",
-        re.compile(r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
-        0,
-        "PRIVATE_KEY",
-    ),
-    (
-        "a JSON Web Token",
-        re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
-        3,
-        "API_TOKEN",
-    ),
-    ("a Stripe secret key", re.compile(r"\b[rs]k_live_[0-9A-Za-z]{16,}"), 8, "STRIPE_API_KEY"),
+_PRIVATE_KEY = re.compile(
+    r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+    r"(?:.*?-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|[^\"']*)",
+    re.DOTALL,
 )
-
-_CONNECTION = re.compile(r"\b([A-Za-z][A-Za-z0-9+.-]*://)([^\s:/@'\"]+):([^\s@/'\"]+)@([\w.-]*)")
-
-#: Names whose string value is a credential: the last ``_``-separated part(s) of the name.
-_CREDENTIAL_NAME = re.compile(
-    r"(?:^|_)(?:password|passwd|pwd|passphrase|secret|secret_key|token|auth|auth_token"
-    r"|api_?key|apikey|access_key|private_key|client_secret|credentials?)$"
-)
-
-#: Values that are template text, not a credential (decision: see docs/decisions.md).
-_PLACEHOLDER = re.compile(
-    r"""^(?:
-        \s*                                  # empty or blank
-      | <[^<>]*> | \[[^\[\]]*\] | \{[^{}]*\} # <your-key>, [CLS], {token}
-      | \$\{?\w+\}?                          # $TOKEN, ${TOKEN}
-      | %(?:\(\w+\))?s                       # %s, %(password)s
-      | (.)\1*                               # xxxx, ****, ...
-      | your[\w-]*                           # your_api_key, your-token-here
-    )$""",
-    re.VERBOSE | re.IGNORECASE,
-)
-#: Auth schemes and dtypes (``{"token": "string"}`` maps a column named token to a dtype).
-_NOT_SECRET_WORDS = frozenset(
-    {"basic", "bearer", "digest", "oauth", "oauth2", "none", "null", "true", "false"}
-    | {"str", "string", "object", "category", "bool", "boolean", "int64", "float64", "Int64"}
-)
+_URL_USER = r"([A-Za-z][A-Za-z0-9+.-]*://)([^\s:/@'\"]+):"
+#: Every token detector needs one of these: a run of 8 token characters or ``://``.
+_TOKEN_HINT = re.compile(r"[\w+/=-]{8}|://")
+#: Every credential name holds one of these (see :mod:`.secret_names`).
+_NAME_HINT = re.compile(r"pass|pwd|secret|key|token|auth|cred", re.IGNORECASE)
+_MAX_SHOWN = 4  # never more than a public prefix: no 6 characters of a secret ever show
 
 
-def _mask(value: str, shown: int) -> str:
-    return value[:shown] + "****"
+def _private_keys(source: str) -> list[SecretFinding]:
+    return [
+        SecretFinding(
+            source.count("\n", 0, match.start()) + 1,
+            "a private key",
+            "****",
+            "PRIVATE_KEY",
+            value=match.group(),
+        )
+        for match in _PRIVATE_KEY.finditer(source)
+    ]
 
 
-def _pattern_findings(source: str) -> list[SecretFinding]:
+def _masked(line: str, value: str, shown: int, what: str) -> str:
+    if what.startswith("a connection string"):
+        match = re.search(_URL_USER + re.escape(value) + r"@([\w.-]*)", line)
+        if match:
+            return f"{match.group(1)}{match.group(2)}:****@{match.group(3)}"
+    return value[: min(shown, _MAX_SHOWN)] + "****"
+
+
+def _token_findings(
+    source: str, tree: ast.Module | None
+) -> tuple[list[SecretFinding], list[tuple[str, ast.Constant, bool]]]:
+    """What the token detectors find, and the named literals of ``tree`` when needed (for the
+    credential-name rule, or to name the variable a high-entropy value should come from)."""
+    from jupyter_handover.export.secret_detectors import HIGH_ENTROPY, scan_line
+
+    lines = source.splitlines() if _TOKEN_HINT.search(source) else []
+    hits = [(n, line, hit) for n, line in enumerate(lines, start=1) for hit in scan_line(line)]
+    wanted = _NAME_HINT.search(source) or any(hit.kind is HIGH_ENTROPY for *_, hit in hits)
+    named = named_values(tree) if tree is not None and wanted else []
+    names = {str(literal.value): name for name, literal, _ in reversed(named)}
     found: list[SecretFinding] = []
-    for number, line in enumerate(source.splitlines(), start=1):
-        for what, pattern, shown, env_var in _PATTERNS:
-            for match in pattern.finditer(line):
-                value = match.group()
-                found.append(SecretFinding(number, what, _mask(value, shown), env_var, None, value))
-        for match in _CONNECTION.finditer(line):
-            scheme, user, password, host = match.groups()
-            if _is_placeholder(password):
-                continue
-            masked = f"{scheme}{user}:****@{host}"
-            what = "a connection string with a password"
-            found.append(SecretFinding(number, what, masked, "DATABASE_URL", None, password))
-    return found
-
-
-def _is_placeholder(value: str) -> bool:
-    return bool(_PLACEHOLDER.match(value)) or value.strip() in _NOT_SECRET_WORDS
-
-
-def _credential_name(target: ast.expr | str | None) -> str | None:
-    """The name a value is stored under, when that name says "credential"."""
-    if isinstance(target, ast.Name):
-        name: str | None = target.id
-    elif isinstance(target, ast.Attribute):
-        name = target.attr
-    elif isinstance(target, ast.Subscript) and isinstance(target.slice, ast.Constant):
-        name = target.slice.value if isinstance(target.slice.value, str) else None
-    elif isinstance(target, ast.Constant) and isinstance(target.value, str):
-        name = target.value
-    else:
-        name = target if isinstance(target, str) else None
-    if name and _CREDENTIAL_NAME.search(name.lower()):
-        return name
-    return None
-
-
-def _named_values(tree: ast.AST) -> list[tuple[str, ast.Constant]]:
-    """``(name, literal)`` pairs: string literals stored under a credential name."""
-    pairs: list[tuple[ast.expr | str | None, ast.expr | None]] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Assign):
-            pairs += [(target, node.value) for target in node.targets]
-        elif isinstance(node, (ast.AnnAssign, ast.NamedExpr)):
-            pairs.append((node.target, node.value))
-        elif isinstance(node, ast.Dict):
-            pairs += list(zip(node.keys, node.values, strict=True))
-        elif isinstance(node, ast.Call):
-            pairs += [(k.arg, k.value) for k in node.keywords]
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
-            args = node.args
-            positional = [*args.posonlyargs, *args.args]
-            defaults: list[tuple[ast.arg, ast.expr | None]] = []
-            with_default = positional[len(positional) - len(args.defaults) :]
-            defaults += zip(with_default, args.defaults, strict=True)
-            defaults += zip(args.kwonlyargs, args.kw_defaults, strict=True)
-            pairs += [(a.arg, d) for a, d in defaults]
-    out = []
-    for target, value in pairs:
-        name = _credential_name(target)
-        if (
-            name is not None
-            and isinstance(value, ast.Constant)
-            and isinstance(value.value, str)
-            and not _is_placeholder(value.value)
-        ):
-            out.append((name, value))
-    return out
+    for number, line, hit in hits:
+        name = names.get(hit.value)
+        env_var = hit.kind.env_var
+        if hit.kind is HIGH_ENTROPY:
+            env_var = env_var_for(name, env_var)
+        masked = _masked(line, hit.value, hit.kind.shown, hit.kind.what)
+        found.append(SecretFinding(number, hit.kind.what, masked, env_var, name, hit.value))
+    return found, named
 
 
 def find_secrets(source: str, tree: ast.Module | None) -> list[SecretFinding]:
     """Credential-looking values in one cell's plain-Python ``source`` (parsed as ``tree``).
 
-    Sorted by line; one finding per line and kind. ``tree`` may be ``None`` (a cell that does
-    not parse): then only the token patterns apply.
+    Sorted by line. ``tree`` may be ``None`` (a cell that does not parse): then only the
+    token detectors and private key blocks apply.
     """
-    found = _pattern_findings(source)
+    tokens, named = _token_findings(source, tree)
+    found = _private_keys(source) + tokens
     on_line = {f.line for f in found}
-    for name, literal in _named_values(tree) if tree is not None else []:
-        if literal.lineno in on_line:  # already reported with a more precise description
-            continue
+    for name, literal, is_credential in named:
+        if not is_credential or literal.lineno in on_line:
+            continue  # a line with a token is already reported, more precisely
         on_line.add(literal.lineno)
-        found.append(
-            SecretFinding(
-                literal.lineno,
-                f"a credential assigned to {name}",
-                "****",
-                re.sub(r"\W", "_", name).upper(),
-                name=name,
-                value=str(literal.value),
-            )
-        )
-    unique = {(f.line, f.what): f for f in found}
+        what = f"a credential assigned to {name}"
+        env_var = env_var_for(name, "SECRET")
+        value = str(literal.value)
+        found.append(SecretFinding(literal.lineno, what, "****", env_var, name, value))
+    unique = {(f.line, f.what, f.value): f for f in found}
     return sorted(unique.values(), key=lambda f: f.line)
 
 
 def redact(text: str, findings: list[SecretFinding]) -> str:
-    """``text`` with every value of ``findings`` replaced by ``****`` (for messages)."""
-    for found in findings:
-        if found.value:
-            text = text.replace(found.value, "****")
+    """``text`` with every value of ``findings`` (and each line of a multi-line one) as ``****``."""
+    values = {f.value for f in findings if f.value}
+    values |= {part for v in values for part in v.splitlines() if len(part.strip()) >= 4}
+    for value in sorted(values, key=len, reverse=True):
+        text = text.replace(value, "****")
     return text
+
+
+def redact_line(text: str) -> str:
+    """``text`` (one line of a cell, seen alone) with the credentials it holds as ``****``."""
+    tree: ast.Module | None = None
+    if _NAME_HINT.search(text):
+        with contextlib.suppress(SyntaxError):
+            tree = ast.parse(text.strip())
+    return redact(text, find_secrets(text, tree))

@@ -7,9 +7,22 @@ from pathlib import Path
 from tornado.web import HTTPError
 
 
+class _MessageError(HTTPError):
+    """An :class:`HTTPError` whose message is shown as written.
+
+    Given a message and no arguments, tornado's ``log_message`` doubles every ``%`` (for
+    its ``%``-formatting), and ``APIHandler.write_error`` answers that doubled text: a path
+    ``..%2f`` came back as ``..%%2f``. Logging goes through ``get_message()``, unaffected.
+    """
+
+    @property
+    def log_message(self) -> str | None:
+        return self.get_message()
+
+
 def http_error(status: int, message: str) -> HTTPError:
     """An HTTP error whose JSON answer (``APIHandler.write_error``) carries ``message``."""
-    return HTTPError(status, message)
+    return _MessageError(status, message)
 
 
 def confine(root_dir: str | Path, path: str) -> Path:
