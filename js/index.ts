@@ -5,13 +5,16 @@ import {
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
 import { ICommandPalette } from '@jupyterlab/apputils';
-import { INotebookTracker } from '@jupyterlab/notebook';
+import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { tagIcon } from '@jupyterlab/ui-components';
 
 import { handoverIcon } from './icon';
+import { executeSilently } from './kernel';
 import { HandoverModel } from './model';
+import { NotebookHandle } from './notebook';
 import { createHandoverPanel } from './panel';
+import { requestAPI } from './request';
 import { readTags, toggleTag } from './tags';
 
 /**
@@ -49,7 +52,10 @@ const plugin: JupyterFrontEndPlugin<void> = {
     settingRegistry: ISettingRegistry | null
   ) => {
     const { commands, shell } = app;
-    const model = new HandoverModel();
+    const model = new HandoverModel({
+      request: requestAPI,
+      execute: executeSilently
+    });
 
     const openPanel = (): void => {
       if (labShell) {
@@ -120,16 +126,17 @@ const plugin: JupyterFrontEndPlugin<void> = {
       palette.addItem({ command: CommandIDs.packageNotebook, category });
     }
 
-    tracker.currentChanged.connect((_, notebook) => {
-      model.setNotebook(notebook);
-    });
+    const follow = (notebook: NotebookPanel | null): void => {
+      model.setNotebook(notebook ? new NotebookHandle(notebook) : null);
+    };
+    tracker.currentChanged.connect((_, notebook) => follow(notebook));
     tracker.activeCellChanged.connect(() => {
       commands.notifyCommandChanged(CommandIDs.tagCell);
     });
     model.stateChanged.connect(() => {
       commands.notifyCommandChanged(CommandIDs.packageNotebook);
     });
-    model.setNotebook(tracker.currentWidget);
+    follow(tracker.currentWidget);
 
     if (settingRegistry) {
       const apply = (settings: ISettingRegistry.ISettings): void => {
