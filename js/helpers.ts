@@ -64,6 +64,25 @@ export function pickSelection(
 }
 
 /**
+ * The state change of the pickers after a status answer, and whether the chosen frame
+ * needs its own contract query (the status previews only the default frame's).
+ */
+export function selectionChange(
+  status: IKernelStatus,
+  state: Readonly<IHandoverState>
+): { change: Partial<IHandoverState>; needsContract: boolean } {
+  const { model, train, useStatusContract } = pickSelection(status, state);
+  const change: Partial<IHandoverState> = { model, train };
+  if (!train) {
+    change.contract = null;
+  } else if (useStatusContract) {
+    change.contract = status.contract;
+    change.contractError = null;
+  }
+  return { change, needsContract: !!train && !useStatusContract };
+}
+
+/**
  * The frame to keep when the model changes: the current one if the new model fits it.
  */
 export function trainFor(

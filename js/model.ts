@@ -1,7 +1,7 @@
 import { Debouncer, Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
-import { pickSelection, sameCells, targetFor, trainFor } from './helpers';
+import { sameCells, selectionChange, targetFor, trainFor } from './helpers';
 import {
   queryContract,
   queryHistory,
@@ -17,16 +17,13 @@ import {
   IHandoverState,
   IHandoverTimings,
   INITIAL_STATE,
+  KERNEL_RESET,
   NOTEBOOK_RESET,
   NotebookChange
 } from './state';
 import { runPackage } from './packaging';
 import { IKernelStatus } from './types';
 import { VerifyJobs } from './verify';
-
-export * from './state';
-export * from './types';
-export { runLink } from './helpers';
 
 /**
  * Holds the sidebar state, follows the active notebook and its kernel, talks to the
@@ -316,17 +313,9 @@ export class HandoverModel {
   }
 
   private _pick(status: IKernelStatus): void {
-    const choice = pickSelection(status, this._state);
-    this._update({
-      model: choice.model,
-      train: choice.train,
-      ...(choice.useStatusContract
-        ? { contract: status.contract, contractError: null }
-        : {})
-    });
-    if (!choice.train) {
-      this._update({ contract: null });
-    } else if (!choice.useStatusContract) {
+    const { change, needsContract } = selectionChange(status, this._state);
+    this._update(change);
+    if (needsContract) {
       void this._loadContract();
     }
   }
@@ -360,12 +349,7 @@ export class HandoverModel {
         this._onKernelStatus();
         break;
       case 'kernel':
-        this._update({
-          status: null,
-          statusError: null,
-          contract: null,
-          packageResult: null
-        });
+        this._update(KERNEL_RESET);
         this._onKernelStatus();
         void this._notebook?.kernelReady.then(() => this.requestStatus());
         break;

@@ -163,6 +163,14 @@ export const NOTEBOOK_RESET: Partial<IHandoverState> = {
   historyError: null
 };
 
+/** What was reset when the notebook's kernel changes. */
+export const KERNEL_RESET: Partial<IHandoverState> = {
+  status: null,
+  statusError: null,
+  contract: null,
+  packageResult: null
+};
+
 /** What happened to the followed notebook. */
 export type NotebookChange =
   'cells' | 'kernel-status' | 'kernel' | 'executed' | 'disposed';

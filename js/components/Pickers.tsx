@@ -23,11 +23,8 @@ export function Pickers(props: {
   );
 }
 
-function PickersBody(props: {
-  state: Readonly<IHandoverState>;
-  model: HandoverModel;
-}): JSX.Element {
-  const { state, model } = props;
+/** Why there is nothing to pick yet, or `null` when the kernel named models. */
+function pickersNote(state: Readonly<IHandoverState>): JSX.Element | null {
   if (state.kernel === 'none' || state.kernel === 'dead') {
     return (
       <Note>
@@ -43,16 +40,14 @@ function PickersBody(props: {
       </Note>
     );
   }
-  const status = state.status;
-  if (!status) {
+  if (!state.status) {
     return (
       <Note kind="busy">
         Asking the kernel (silently) for fitted models and training frames…
       </Note>
     );
   }
-  const models = Object.entries(status.models);
-  if (models.length === 0) {
+  if (Object.keys(state.status.models).length === 0) {
     return (
       <Note>
         No fitted model in the kernel yet: run the cells that train it (a model
@@ -60,6 +55,20 @@ function PickersBody(props: {
       </Note>
     );
   }
+  return null;
+}
+
+function PickersBody(props: {
+  state: Readonly<IHandoverState>;
+  model: HandoverModel;
+}): JSX.Element {
+  const { state, model } = props;
+  const status = state.status;
+  const note = pickersNote(state);
+  if (note || !status) {
+    return note ?? <></>;
+  }
+  const models = Object.entries(status.models);
   const frames = (state.model && status.frames[state.model]) || [];
   const columns = (state.train && status.columns[state.train]) || [];
   return (

@@ -30,35 +30,7 @@ export function TaggedCells(props: {
   const problems = state.status?.problem_details ?? [];
   return (
     <Section title="Cells" testid="handover-cells">
-      {state.taggedCells.length === 0 ? (
-        <Note>
-          No cell is tagged “{state.tagName}”. Tag the cells that inference
-          needs (feature code, preprocess(df), postprocess): they are exported,
-          in order, as inference.py.
-        </Note>
-      ) : (
-        <>
-          <p className="jp-HandoverPanel-hint" data-testid="tagged-count">
-            {state.taggedCells.length} tagged
-          </p>
-          <ul className="jp-HandoverPanel-cells">
-            {state.taggedCells.map(cell => (
-              <li
-                key={cell.index}
-                className="jp-HandoverPanel-cell"
-                data-testid="tagged-cell"
-                title="Jump to this cell"
-                onClick={() => onJump(cell.index)}
-              >
-                <span className="jp-HandoverPanel-prompt">
-                  [{cell.executionCount ?? ' '}]
-                </span>
-                <code>{cell.firstLine || '(empty cell)'}</code>
-              </li>
-            ))}
-          </ul>
-        </>
-      )}
+      <CellList state={state} onJump={onJump} />
       <Button
         label={state.activeCellTagged ? 'Untag active cell' : 'Tag active cell'}
         testid="tag-toggle"
@@ -77,6 +49,46 @@ export function TaggedCells(props: {
         </>
       )}
     </Section>
+  );
+}
+
+/** The tagged cells (a click jumps to one), or how to tag them. */
+function CellList(props: {
+  state: Readonly<IHandoverState>;
+  onJump: (index: number) => void;
+}): JSX.Element {
+  const { state, onJump } = props;
+  if (state.taggedCells.length === 0) {
+    return (
+      <Note>
+        No cell is tagged “{state.tagName}”. Tag the cells that inference needs
+        (feature code, preprocess(df), postprocess): they are exported, in
+        order, as inference.py.
+      </Note>
+    );
+  }
+  return (
+    <>
+      <p className="jp-HandoverPanel-hint" data-testid="tagged-count">
+        {state.taggedCells.length} tagged
+      </p>
+      <ul className="jp-HandoverPanel-cells">
+        {state.taggedCells.map(cell => (
+          <li
+            key={cell.index}
+            className="jp-HandoverPanel-cell"
+            data-testid="tagged-cell"
+            title="Jump to this cell"
+            onClick={() => onJump(cell.index)}
+          >
+            <span className="jp-HandoverPanel-prompt">
+              [{cell.executionCount ?? ' '}]
+            </span>
+            <code>{cell.firstLine || '(empty cell)'}</code>
+          </li>
+        ))}
+      </ul>
+    </>
   );
 }
 
