@@ -14,8 +14,9 @@ JLPM := PATH="$(CURDIR)/$(VENV)/bin:$$PATH" $(VENV)/bin/jlpm
 CHROMIUM := /usr/bin/chromium
 
 LABEXT := jupyter_handover/labextension/package.json
+# js/components/ and the other folders under js/ too; the jest tests are not built.
 FRONTEND_SRC := package.json yarn.lock .yarnrc.yml tsconfig.json \
-	$(wildcard js/*.ts js/*.tsx style/* schema/*.json)
+	$(filter-out js/__tests__/%,$(wildcard js/*.ts js/*.tsx js/*/*.ts js/*/*.tsx style/* schema/*.json))
 
 .PHONY: install chromium lint test demo clean
 
@@ -66,7 +67,9 @@ lint: install
 	$(VENV)/bin/lint-imports
 	$(JLPM) lint:check
 
+# The panel's jest tests (model and helpers, no server) first, then pytest.
 test: install
+	$(JLPM) test
 	$(PY) -m pytest
 
 demo: install

@@ -74,9 +74,30 @@ export interface IKernelStatus {
   environment?: IEnvironmentSummary;
 }
 
+/** One step of `%handover package`, as the magic defines it. */
+export interface IStepDef {
+  id: string;
+  label: string;
+}
+
+/**
+ * The progress display of `%handover package --json` (one display, updated at each step).
+ */
+export interface IPackageProgress {
+  type: 'progress';
+  steps: IStepDef[];
+  /** Id of the step that started. */
+  step: string;
+  /** 0-based position of `step` in `steps`. */
+  index: number;
+  total: number;
+}
+
 /** `%handover package --json`. */
 export interface IPackageResult {
   status: string;
+  /** The magic's steps (newer magics): the panel's step list when no progress came. */
+  steps?: IStepDef[];
   artifact_path?: string;
   name?: string;
   model?: string;
