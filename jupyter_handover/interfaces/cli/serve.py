@@ -29,9 +29,9 @@ def serve_command(
     python: str | None = None,
 ) -> list[str]:
     """The command line that serves the artifact whose ``handover/`` folder is given."""
-    if not (handover_dir / "runtime" / "server.py").is_file():
+    if not (handover_dir / "runtime" / "server" / "app.py").is_file():
         raise ArtifactError(
-            f"{handover_dir.parent} has no runtime server (handover/runtime/server.py): "
+            f"{handover_dir.parent} has no runtime server (handover/runtime/server/app.py): "
             "package the model again with this version of jupyter_handover"
         )
     cmd = [python or sys.executable, "-m", "runtime", "serve", "--host", host]

@@ -31,12 +31,15 @@ class JsonFormatter(logging.Formatter):
 
 
 def log_config(package: str, level: str = "info") -> dict[str, Any]:
-    """``logging.config.dictConfig`` input: uvicorn's and our loggers as JSON lines on stderr."""
+    """``logging.config.dictConfig`` input: uvicorn's and our loggers as JSON lines on stderr.
+
+    ``package`` is the server package (``runtime.server`` in an artifact).
+    """
     handler = {"handlers": ["stderr"], "level": level.upper(), "propagate": False}
     return {
         "version": 1,
         "disable_existing_loggers": False,
-        "formatters": {"json": {"()": f"{package}._server_log.JsonFormatter"}},
+        "formatters": {"json": {"()": f"{package}.log.JsonFormatter"}},
         "handlers": {
             "stderr": {
                 "class": "logging.StreamHandler",
