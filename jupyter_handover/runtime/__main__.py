@@ -46,6 +46,7 @@ def _serve(args: argparse.Namespace) -> int:
         batch_window_ms=args.batch_window_ms,
         max_batch=args.max_batch,
         drift_window=args.drift_window,
+        max_columns=args.max_columns,
     )
     run(args.artifact, args.host, args.port, args.workers, config, args.log_level)
     return 0
@@ -80,6 +81,12 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--max-batch", type=int, default=defaults.max_batch, help="rows per call")
     s.add_argument("--body-limit", type=int, default=defaults.body_limit, help="bytes (413)")
     s.add_argument("--drift-window", type=int, default=defaults.drift_window, help="rows")
+    s.add_argument(
+        "--max-columns",
+        type=int,
+        default=defaults.max_columns,
+        help="columns a request may name (413 above; 0: max(1024, twice the contract's))",
+    )
     s.add_argument("--log-level", default="info")
     f = sub.add_parser("profile", help="resource profile of the model (JSON)")
     f.add_argument("--seconds", type=float, default=1.0, help="time budget per measurement")

@@ -14,12 +14,15 @@ class ServerConfig:
     ``body_limit``: bytes of a request body (413 above). ``batch_window_ms``: how long
     concurrent requests may wait to share one predict call (0 turns batching off).
     ``max_batch``: rows per predict call. ``drift_window``: rows in the PSI window.
+    ``max_columns``: columns a request may name (413 above; 0: max(1,024, twice the
+    contract's)).
     """
 
     body_limit: int = 10 * 1024 * 1024
     batch_window_ms: float = 2.0
     max_batch: int = 4096
     drift_window: int = 1000
+    max_columns: int = 0
 
     def to_env(self) -> dict[str, str]:
         """The fields as ``HANDOVER_*`` environment variables (for uvicorn's workers)."""
