@@ -104,7 +104,9 @@ class ColumnChecker:
         from . import checks as cc
 
         self.name, self.kind, self.position = spec.name, cc.dtype_kind(spec.dtype), position
-        self.nullable, self.label = spec.nullable, f'column "{spec.name}"'
+        self.nullable, self.label = spec.nullable, cc.column_label(spec.name)
+        self.infinite = bool(getattr(spec, "infinite", False))  # training had +-inf
+        self.null_problem, self.infinite_problem = cc.null_problem, cc.infinite_problem
         if self.kind not in (cc.INTEGER, cc.FLOAT, cc.BOOL, cc.STRING, cc.CATEGORY, cc.DATETIME):
             raise Fallback
         target = spec.pandas_dtype or spec.dtype
@@ -125,7 +127,9 @@ class ColumnChecker:
             )
             self.tz = getattr(self.target, "tz", None)
         # what the training dtype holds; a value beyond it is left to the frame path's words
-        self.limits = numeric_limits(True, spec.dtype) if self.kind == cc.INTEGER else None
+        self.limits = (
+            numeric_limits(self.kind == cc.INTEGER, spec.dtype) if self.numeric_kind() else None
+        )
         self.known: dict[Any, int] | None = None
         self.reject_unknown = policies.get("unknown_categories", "reject") == "reject"
         if self.kind == cc.CATEGORY:
@@ -149,6 +153,10 @@ class ColumnChecker:
         cats = list(spec.categories or [])
         self.shown = ", ".join(cc._show(c) for c in cats[:5]) + (", ..." if len(cats) > 5 else "")
         self.numeric = self.kind in (cc.INTEGER, cc.FLOAT)
+
+    def numeric_kind(self) -> bool:
+        """Is this an integer or float column?"""
+        return self.kind in ("integer", "float")
 
     def check(
         self, values: list[Any], findings: list[tuple[int, int, FastFinding]], build: bool = True
@@ -205,7 +213,14 @@ class ColumnChecker:
 
     def _nulls(self, rows: list[int], findings: list[tuple[int, int, FastFinding]]) -> None:
         for row in rows:
-            problem = f"{self.label}: null in row {row}, but the column had no nulls in training"
+            problem = self.null_problem(self.label, row)
+            findings.append((row, self.position, (row, self.name, problem, "error")))
+
+    def _infinite(
+        self, rows: list[int], values: list[Any], findings: list[tuple[int, int, FastFinding]]
+    ) -> None:
+        for row in rows:
+            problem = self.infinite_problem(self.label, float(values[row]), row)
             findings.append((row, self.position, (row, self.name, problem, "error")))
 
     def _range(
@@ -236,6 +251,10 @@ class ColumnChecker:
             if type(value) is float:
                 if integer and not (math.isfinite(value) and value == math.floor(value)):
                     raise Fallback  # a type problem: the frame path words it
+                if not self.infinite and math.isinf(value):
+                    self._infinite([row], values, findings)
+                    clean = False
+                    continue
             elif not -(2**63) <= value < 2**63:
                 raise Fallback
             if self.limits is not None and not self.limits[0] <= value <= self.limits[1]:
@@ -280,11 +299,17 @@ class ColumnChecker:
                     raise Fallback  # a type problem: the frame path words it
         if floaty and int in types and np.nanmax(np.abs(array), initial=0.0) >= 2.0**63:
             raise Fallback
-        if self.limits is not None and float_outside(array, self.limits).any():
-            raise Fallback
         clean = self.nullable or not nulls.any()
         if not clean:
             self._nulls(np.flatnonzero(nulls).tolist(), findings)
+        if self.kind == "float" and not self.infinite:
+            rows = np.flatnonzero(np.isinf(array)).tolist()
+            if rows:  # reported, then out of the range and dtype checks below
+                self._infinite(rows, values, findings)
+                clean = False
+                array = np.where(np.isinf(array), np.nan, array)
+        if self.limits is not None and float_outside(array, self.limits).any():
+            raise Fallback
         low, high = self.bounds
         with np.errstate(invalid="ignore"):
             for limit, below in ((low, True), (high, False)):

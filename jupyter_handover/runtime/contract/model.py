@@ -25,7 +25,9 @@ from .checks import (
     STRING,
     TIMEDELTA,
     check_column,
+    clip,
     coerce_series,
+    column_label,
     dtype_kind,
     json_safe,
 )
@@ -88,6 +90,8 @@ class ColumnSpec:
     pandas_dtype: str | None = None
     ordered: bool = False
     mixed_types: list[str] | None = None
+    #: training data held +inf or -inf (a float column takes them only then)
+    infinite: bool = False
 
     @property
     def kind(self) -> str:
@@ -218,7 +222,9 @@ class DataContract:
         present = set(frame.columns)
         duplicated = set(frame.columns[frame.columns.duplicated()])
         for name in sorted(duplicated):
-            whole.append(Violation(None, name, f'column "{name}": appears more than once'))
+            whole.append(
+                Violation(None, clip(name), f"{column_label(name)}: appears more than once")
+            )
         for position, spec in enumerate(self.columns):
             if spec.name not in present:
                 whole.append(
@@ -237,6 +243,7 @@ class DataContract:
                 spec.categories,
                 frame[spec.name],
                 self.policies,
+                infinite=spec.infinite,
             ):
                 cells.append(Violation(row, spec.name, problem, severity))
                 rows.append(row or 0)
@@ -248,9 +255,9 @@ class DataContract:
                     whole.append(
                         Violation(
                             None,
-                            name,
-                            f'column "{name}": not in the contract (extra columns are rejected; '
-                            f"expected {', '.join(self.column_names)})",
+                            clip(name),
+                            f"{column_label(name)}: not in the contract (extra columns are "
+                            f"rejected; expected {clip(', '.join(self.column_names), 1000)})",
                         )
                     )
         order = np.lexsort(

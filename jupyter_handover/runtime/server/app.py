@@ -30,6 +30,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from ..contract.checks import clip
 from .config import ServerConfig
 from .log import JsonFormatter, log_config
 from .observe import Observe, request_id, send_json
@@ -40,6 +41,9 @@ __all__ = ["JsonFormatter", "ServerConfig", "app_from_env", "create_app", "run"]
 
 log = logging.getLogger("handover.server")
 _PREDICT_PATHS = frozenset(("/invocations", "/predict"))
+#: characters of an error message answered (violations are cut at their source)
+_ERROR_CHARS = 2000
+
 
 def _json(data: Any, status: int = 200) -> Response:
     return Response(json.dumps(data, default=str), status, media_type="application/json")
@@ -50,7 +54,8 @@ async def _invocations(service: Service, scope: Scope, receive: Receive) -> tupl
     try:
         return 200, await service.predict(scope, receive)
     except _Problem as problem:
-        body = {"error": problem.error, **problem.extra}
+        # a parser's message may quote the request (a payload's keys): cut, and say so
+        body = {"error": clip(problem.error, _ERROR_CHARS), **problem.extra}
         body["request_id"] = request_id(scope)
         return problem.status, body
     except Exception:
