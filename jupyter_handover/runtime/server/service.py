@@ -9,7 +9,6 @@ the event loop and the batch is coerced into one DataFrame on the model's turn
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import logging
 import os
@@ -22,6 +21,7 @@ from starlette.types import Receive, Scope
 
 from ..contract.model import DataContract
 from ..loader import ContractViolationError, HandoverModel, to_jsonable
+from ..manifest import ManifestError, check_manifest, loaded_digest
 from .batching import Columns, MicroBatcher, PredictFn, concat_frames
 from .config import ServerConfig
 from .guard import check_width, column_limit, csv_width, payload_width
@@ -40,6 +40,7 @@ except ImportError:  # pragma: no cover - an older runtime: a frame per request
 log = logging.getLogger("handover.server")
 
 _MAX_VIOLATIONS = 1000
+_NOT_VERIFIED = "NOT VERIFIED (--no-verify-manifest)"
 #: bodies up to this size are validated on the event loop, larger ones on a thread
 _INLINE_BYTES = 64 * 1024
 #: requests up to this many rows are coerced per batch (one DataFrame), larger ones alone
@@ -57,13 +58,11 @@ class Service:
         self.contract = DataContract.from_dict(
             json.loads((handover_dir / "contract.json").read_text())
         )
-        manifest = handover_dir / "manifest.json"
-        digest = hashlib.sha256(manifest.read_bytes()).hexdigest() if manifest.is_file() else ""
         self.version = {
             "name": self.meta.get("name"),
             "version": os.environ.get("HANDOVER_MODEL_VERSION") or self.meta.get("created"),
             "created": self.meta.get("created"),
-            "digest": f"sha256:{digest}",
+            **manifest_status(handover_dir.parent, config.verify_manifest),
             "model_class": self.meta.get("model_class"),
             "python": self.meta.get("python"),
             "jupyter_handover": self.meta.get("jupyter_handover"),
@@ -71,6 +70,7 @@ class Service:
         }
         self.names = list(self.contract.column_names)
         self.schema = self.contract.to_json_schema()
+        digest = str(self.version["digest"]).removeprefix("sha256:")
         self.openapi = build_openapi(
             self.contract, f"{self.meta.get('name', 'model')} (handover)", str(digest[:12])
         )
@@ -222,6 +222,28 @@ class Service:
             return frame
         frames = [self.merge([p]) if type(p) is Columns else p for p in parts]
         return concat_frames(frames)
+
+
+def manifest_status(root: Path, verify: bool = True) -> dict[str, Any]:
+    """``/version``'s ``digest`` (of the files as they are) and ``manifest`` fields.
+
+    Raises :class:`ManifestError`, naming each file that differs, unless ``verify`` is
+    false: then the server runs, says so in a warning log line and in ``/version``.
+    """
+    problems = check_manifest(root)
+    status: dict[str, Any] = {"digest": loaded_digest(root, problems), "manifest": "verified"}
+    if not problems:
+        return status
+    if verify:
+        raise ManifestError(
+            f"{root} differs from its manifest: {'; '.join(problems)}. Package the model "
+            "again, or serve it anyway with --no-verify-manifest"
+        )
+    log.warning(
+        "serving an artifact that differs from its manifest (--no-verify-manifest)",
+        extra={"fields": {"event": "manifest", "problems": problems}},
+    )
+    return {**status, "manifest": _NOT_VERIFIED, "manifest_problems": problems}
 
 
 def _content(scope: Scope) -> tuple[str, str]:
