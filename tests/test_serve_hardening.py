@@ -203,7 +203,9 @@ def test_validate_cli_rejects_non_finite(
     (tmp_path / "inf.csv").write_text("a,b,color\ninf,3,red\n0.5,3,red\n")
     assert cli_main(["validate", str(artifact), str(tmp_path / "inf.csv")]) == 1
     assert "finite" in capsys.readouterr().out
-    (tmp_path / "inf.json").write_text('{"dataframe_records": [{"a": 1e400, "b": 3, "color": "red"}]}')
+    (tmp_path / "inf.json").write_text(
+        '{"dataframe_records": [{"a": 1e400, "b": 3, "color": "red"}]}'
+    )
     assert cli_main(["validate", str(artifact), str(tmp_path / "inf.json")]) == 1
 
 
@@ -245,7 +247,9 @@ def _tampered(artifact: Path, tmp_path: Path) -> Path:
     return copy
 
 
-def test_version_reports_the_digest_of_an_intact_artifact(client: TestClient, artifact: Path) -> None:
+def test_version_reports_the_digest_of_an_intact_artifact(
+    client: TestClient, artifact: Path
+) -> None:
     import hashlib
 
     version = client.get("/version").json()
@@ -269,7 +273,9 @@ def test_no_verify_manifest_serves_and_says_so(artifact: Path, tmp_path: Path) -
         version = _ready(c).get("/version").json()
     original = json.loads((artifact / "handover" / "manifest.json").read_text())
     assert version["manifest"] == "NOT VERIFIED (--no-verify-manifest)"
-    assert version["manifest_problems"] and "handover/inference.py" in version["manifest_problems"][0]
+    assert (
+        version["manifest_problems"] and "handover/inference.py" in version["manifest_problems"][0]
+    )
     import hashlib
 
     packaged = hashlib.sha256((artifact / "handover" / "manifest.json").read_bytes()).hexdigest()

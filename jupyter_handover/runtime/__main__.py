@@ -59,6 +59,7 @@ def _serve(args: argparse.Namespace) -> int:
         drift_window=args.drift_window,
         max_columns=args.max_columns,
         verify_manifest=args.verify_manifest,
+        drain_seconds=args.drain_seconds,
     )
     run(args.artifact, args.host, args.port, args.workers, config, args.log_level)
     return 0
@@ -98,6 +99,12 @@ def main(argv: list[str] | None = None) -> int:
         type=int,
         default=defaults.max_columns,
         help="columns a request may name (413 above; 0: max(1024, twice the contract's))",
+    )
+    s.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=defaults.drain_seconds,
+        help="after SIGTERM, how long /ready answers 503 before the server stops accepting",
     )
     s.add_argument(
         "--no-verify-manifest",

@@ -20,6 +20,7 @@ import contextlib
 import json
 import logging
 import os
+import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +44,10 @@ log = logging.getLogger("handover.server")
 _PREDICT_PATHS = frozenset(("/invocations", "/predict"))
 #: characters of an error message answered (violations are cut at their source)
 _ERROR_CHARS = 2000
+#: seconds requests being answered get to finish once the server stops accepting
+_GRACE_SECONDS = 20
+#: the services of this process (the drain marks them)
+_SERVICES: weakref.WeakSet[Service] = weakref.WeakSet()
 
 
 def _json(data: Any, status: int = 200) -> Response:
@@ -87,72 +92,94 @@ class _Predictions:
         await send_json(send, status, json.dumps(data, default=str).encode())
 
 
-def create_app(handover_dir: str | Path, config: ServerConfig | None = None) -> ASGIApp:
-    """The ASGI app serving the artifact whose ``handover/`` folder is ``handover_dir``."""
-    service = Service(Path(handover_dir).resolve(), config or ServerConfig())
+class _Routes:
+    """The Starlette routes of one service (every route but the raw ``/invocations``)."""
 
-    async def invocations(request: Request) -> Response:
-        status, data = await _invocations(service, request.scope, request.receive)
+    def __init__(self, service: Service) -> None:
+        self.service = service
+
+    async def invocations(self, request: Request) -> Response:
+        status, data = await _invocations(self.service, request.scope, request.receive)
         return _json(data, status)
 
-    async def ping(request: Request) -> Response:
+    async def ping(self, request: Request) -> Response:
         return PlainTextResponse("pong\n")
 
-    async def health(request: Request) -> Response:
-        if service.error is not None:
-            return _json({"status": "failed", "error": service.error}, 503)
+    async def health(self, request: Request) -> Response:
+        if self.service.error is not None:
+            return _json({"status": "failed", "error": self.service.error}, 503)
         return _json({"status": "ok"})
 
-    async def ready(request: Request) -> Response:
+    async def ready(self, request: Request) -> Response:
+        service = self.service
+        if service.draining:  # first, so that a load balancer stops sending
+            return _json({"ready": False, "status": "draining", "error": None}, 503)
         if service.batcher is None:
             state = "failed" if service.error else "loading"
             return _json({"ready": False, "status": state, "error": service.error}, 503)
         return _json({"ready": True})
 
-    async def version(request: Request) -> Response:
-        return _json(service.version)
+    async def version(self, request: Request) -> Response:
+        return _json(self.service.version)
 
-    async def contract(request: Request) -> Response:
-        return _json(service.schema)
+    async def contract(self, request: Request) -> Response:
+        return _json(self.service.schema)
 
-    async def docs(request: Request) -> Response:
-        return _json(service.openapi)
+    async def docs(self, request: Request) -> Response:
+        return _json(self.service.openapi)
 
-    async def metrics(request: Request) -> Response:
-        return PlainTextResponse(
-            service.metrics.render(), media_type="text/plain; version=0.0.4; charset=utf-8"
-        )
+    async def metrics(self, request: Request) -> Response:
+        text = self.service.metrics.render()
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    async def unexpected(request: Request, exc: Exception) -> Response:
-        return _json({"error": "internal error", "request_id": request_id(request.scope)}, 500)
+    def table(self) -> list[Route]:
+        """Every route with its handler."""
+        gets = ("ping", "health", "ready", "version", "contract", "docs", "metrics")
+        return [
+            Route("/invocations", self.invocations, methods=["POST"]),
+            Route("/predict", self.invocations, methods=["POST"]),
+            *(Route(f"/{name}", getattr(self, name), methods=["GET"]) for name in gets),
+            Route("/openapi.json", self.docs, methods=["GET"]),
+        ]
+
+
+async def _unexpected(request: Request, exc: Exception) -> Response:
+    return _json({"error": "internal error", "request_id": request_id(request.scope)}, 500)
+
+
+def create_app(handover_dir: str | Path, config: ServerConfig | None = None) -> ASGIApp:
+    """The ASGI app serving the artifact whose ``handover/`` folder is ``handover_dir``.
+
+    Raises :class:`..manifest.ManifestError` when a file differs from the artifact's manifest
+    (unless ``config.verify_manifest`` is false).
+    """
+    service = Service(Path(handover_dir).resolve(), config or ServerConfig())
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        _SERVICES.add(service)
         loading = asyncio.create_task(service.load())
         yield
         loading.cancel()
+        _SERVICES.discard(service)
         if service.batcher is not None:
             await service.batcher.stop()
 
     app = Starlette(
-        routes=[
-            Route("/invocations", invocations, methods=["POST"]),
-            Route("/predict", invocations, methods=["POST"]),
-            Route("/ping", ping, methods=["GET"]),
-            Route("/health", health, methods=["GET"]),
-            Route("/ready", ready, methods=["GET"]),
-            Route("/version", version, methods=["GET"]),
-            Route("/contract", contract, methods=["GET"]),
-            Route("/docs", docs, methods=["GET"]),
-            Route("/openapi.json", docs, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
-        ],
-        exception_handlers={Exception: unexpected},
+        routes=_Routes(service).table(),
+        exception_handlers={Exception: _unexpected},
         lifespan=lifespan,
     )
     observed = Observe(_Predictions(service, app), service.metrics)
     observed.service = service  # type: ignore[attr-defined]
     return observed
+
+
+def _drain_all() -> None:
+    """Every running service of this process starts draining (``/ready`` answers 503)."""
+    for service in list(_SERVICES):
+        service.draining = True
+    log.info("draining: /ready answers 503", extra={"fields": {"event": "drain"}})
 
 
 def app_from_env() -> ASGIApp:
@@ -168,19 +195,29 @@ def run(
     config: ServerConfig | None = None,
     log_level: str = "info",
 ) -> None:
-    """Serve on uvicorn until SIGTERM/SIGINT; in-flight requests finish first (30 s at most)."""
+    """Serve on uvicorn until SIGTERM/SIGINT, draining first (see :mod:`.drain`); requests
+    being answered finish first (20 s at most)."""
     import uvicorn
 
-    os.environ.update((config or ServerConfig()).to_env())
+    from .drain import DrainingServer
+
+    config = config or ServerConfig()
+    os.environ.update(config.to_env())
     os.environ["HANDOVER_DIR"] = str(Path(handover_dir).resolve())
-    uvicorn.run(
-        f"{__name__}:app_from_env",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=log_config(__package__ or "runtime", log_level),
-        access_log=False,
-        timeout_graceful_shutdown=30,
-        server_header=False,
+    options: dict[str, Any] = {
+        "factory": True,
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "log_config": log_config(__package__ or "runtime", log_level),
+        "access_log": False,
+        "timeout_graceful_shutdown": _GRACE_SECONDS,
+        "server_header": False,
+    }
+    if workers > 1:  # uvicorn's supervisor makes its own servers: no drain sequence
+        uvicorn.run(f"{__name__}:app_from_env", **options)
+        return
+    server = DrainingServer(
+        uvicorn.Config(f"{__name__}:app_from_env", **options), config.drain_seconds, _drain_all
     )
+    server.run()

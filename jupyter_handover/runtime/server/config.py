@@ -16,7 +16,8 @@ class ServerConfig:
     ``max_batch``: rows per predict call. ``drift_window``: rows in the PSI window.
     ``max_columns``: columns a request may name (413 above; 0: max(1,024, twice the
     contract's)). ``verify_manifest``: refuse to start when a file differs from the
-    artifact's manifest (false: serve anyway, loudly).
+    artifact's manifest (false: serve anyway, loudly). ``drain_seconds``: after SIGTERM,
+    how long ``/ready`` answers 503 while every other route still serves.
     """
 
     body_limit: int = 10 * 1024 * 1024
@@ -25,6 +26,7 @@ class ServerConfig:
     drift_window: int = 1000
     max_columns: int = 0
     verify_manifest: bool = True
+    drain_seconds: float = 5.0
 
     def to_env(self) -> dict[str, str]:
         """The fields as ``HANDOVER_*`` environment variables (for uvicorn's workers)."""

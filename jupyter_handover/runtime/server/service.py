@@ -85,6 +85,7 @@ class Service:
         self.classes: list[Any] | None = None
         self.supports_proba = False
         self.error: str | None = None
+        self.draining = False  # set at SIGTERM: /ready answers 503
 
     async def load(self) -> None:
         """Load the model off the loop, warm it up on one golden example, then serve."""
