@@ -8,7 +8,6 @@ only for ``object`` columns (to learn each value's type) and for the rows that a
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,6 +16,7 @@ import pandas as pd
 
 from .limits import as_float, numeric_limits, outside
 from .limits import infinite as limits_infinite
+from .words import _show, column_label, describe_value, infinite_problem, null_problem
 
 INTEGER, FLOAT, BOOL, STRING, CATEGORY, DATETIME, TIMEDELTA, OBJECT = (
     "integer",
@@ -82,55 +82,6 @@ def json_safe(value: Any) -> Any:
     if value is pd.NA or value is pd.NaT:
         return None
     return str(value)
-
-
-#: characters of a client's value or column name that a message repeats (the rest is cut)
-ECHO_LIMIT = 100
-
-
-def clip(text: str, limit: int = ECHO_LIMIT) -> str:
-    """``text``, or its first ``limit`` characters and ``... (truncated, N characters)``."""
-    if len(text) <= limit:
-        return text
-    return f"{text[:limit]}... (truncated, {len(text):,} characters)"
-
-
-def _quoted(text: str, limit: int = ECHO_LIMIT) -> str:
-    """``text`` in double quotes (JSON-escaped when it holds a quote or a backslash), its
-    first ``limit`` characters only, and then ``... (truncated, N characters)``."""
-    shown = text if len(text) <= limit else text[:limit]
-    quoted = json.dumps(shown) if '"' in shown or "\\" in shown else f'"{shown}"'
-    return quoted if len(text) <= limit else f"{quoted}... (truncated, {len(text):,} characters)"
-
-
-def describe_value(value: Any) -> str:
-    """How a message names a value: ``string "abc"``, ``int 3``, ``bool True``."""
-    if isinstance(value, _BOOL_TYPES):
-        return f"bool {bool(value)}"
-    if isinstance(value, str):
-        return f"string {json.dumps(value) if len(value) <= 40 else _quoted(value, 37)}"
-    if isinstance(value, _INT_TYPES):
-        return f"int {clip(str(int(value)), 40)}"
-    if isinstance(value, _FLOAT_TYPES):
-        return f"float {float(value)!r}"
-    if isinstance(value, _DT_TYPES):
-        return f"datetime {pd.Timestamp(value).isoformat()}"
-    if isinstance(value, _TD_TYPES):
-        return f"timedelta {pd.Timedelta(value).isoformat()}"
-    return f"{type(value).__name__} {clip(repr(value), 40)}"
-
-
-def _show(value: Any) -> str:
-    """A bare value in a message: strings quoted, everything else as printed (both cut
-    after :data:`ECHO_LIMIT` characters)."""
-    if isinstance(value, str):
-        return _quoted(value)
-    return clip(str(value))
-
-
-def column_label(name: str) -> str:
-    """How a message names a column: ``column "name"`` (a long name cut, and said so)."""
-    return f"column {_quoted(name)}"
 
 
 def _object_mask(
@@ -276,18 +227,6 @@ class _Report:
                 self.findings.append((row, make(value, row), severity))
 
 
-def null_problem(label: str, row: int) -> str:
-    """The message of a null in a column that had none in training (both paths)."""
-    return f"{label}: null in row {row}, but the column had no nulls in training"
-
-
-def infinite_problem(label: str, value: Any, row: int) -> str:
-    """The message of +inf/-inf in a column whose training data had none (both paths)."""
-    return (
-        f"{label}: {_show(value)} in row {row}, but the column had only finite numbers in training"
-    )
-
-
 def check_column(
     name: str,
     dtype: str,
@@ -330,28 +269,39 @@ def check_column(
         and policies.get("unknown_categories", "reject") == "reject"
     ):
         _check_categories(report, list(categories), usable)
-    low, high = bounds
-    if (low is not None or high is not None) and kind in (INTEGER, FLOAT, DATETIME, TIMEDELTA):
-        severity = "error" if policies.get("out_of_range", "warn") == "reject" else "warning"
-        below, above = _out_of_range(kind, bounds, series, usable, numbers)
-        low_text, high_text = _show(low), _show(high)
-        if below is not None:
-            report.add(
-                below,
-                lambda v, r: (
-                    f"{label}: {_show(v)} is below the training minimum {low_text} in row {r}"
-                ),
-                severity,
-            )
-        if above is not None:
-            report.add(
-                above,
-                lambda v, r: (
-                    f"{label}: {_show(v)} is above the training maximum {high_text} in row {r}"
-                ),
-                severity,
-            )
+    if any(b is not None for b in bounds) and kind in (INTEGER, FLOAT, DATETIME, TIMEDELTA):
+        _check_range(report, kind, bounds, usable, numbers, policies)
     return report.findings
+
+
+def _check_range(
+    report: _Report,
+    kind: str,
+    bounds: tuple[Any, Any],
+    usable: np.ndarray,
+    numbers: np.ndarray,
+    policies: Mapping[str, str],
+) -> None:
+    """Usable cells outside the training range (a warning, or an error by policy)."""
+    low, high = bounds
+    label, series = report.label, report.series
+    severity = "error" if policies.get("out_of_range", "warn") == "reject" else "warning"
+    below, above = _out_of_range(kind, bounds, series, usable, numbers)
+    low_text, high_text = _show(low), _show(high)
+    if below is not None:
+        report.add(
+            below,
+            lambda v, r: f"{label}: {_show(v)} is below the training minimum {low_text} in row {r}",
+            severity,
+        )
+    if above is not None:
+        report.add(
+            above,
+            lambda v, r: (
+                f"{label}: {_show(v)} is above the training maximum {high_text} in row {r}"
+            ),
+            severity,
+        )
 
 
 def _check_categories(report: _Report, known: list[Any], usable: np.ndarray) -> None:

@@ -63,7 +63,7 @@ def outside(
     A float column does not hold a finite number beyond its dtype (1e39 for float32, an int
     beyond the largest float64); infinities are :func:`infinite`'s to judge.
     """
-    out = float_outside(numbers, limits) & usable
+    out: np.ndarray = np.asarray(float_outside(numbers, limits) & usable, dtype=bool)
     if not isinstance(limits[1], int):
         out &= ~infinite(numbers)
     if series.dtype.kind != "O":

@@ -25,14 +25,14 @@ from .checks import (
     STRING,
     TIMEDELTA,
     check_column,
-    clip,
     coerce_series,
-    column_label,
     dtype_kind,
     json_safe,
 )
-from .fast import ColumnChecker, Fallback, fast_check
+from .columns import ColumnChecker
+from .fast import Fallback, fast_check
 from .payload import frame_from_payload
+from .words import clip, column_label
 
 __all__ = [
     "DEFAULT_POLICIES",
@@ -90,8 +90,7 @@ class ColumnSpec:
     pandas_dtype: str | None = None
     ordered: bool = False
     mixed_types: list[str] | None = None
-    #: training data held +inf or -inf (a float column takes them only then)
-    infinite: bool = False
+    infinite: bool = False  # training had +-inf: a float column takes them only then
 
     @property
     def kind(self) -> str:
@@ -222,9 +221,8 @@ class DataContract:
         present = set(frame.columns)
         duplicated = set(frame.columns[frame.columns.duplicated()])
         for name in sorted(duplicated):
-            whole.append(
-                Violation(None, clip(name), f"{column_label(name)}: appears more than once")
-            )
+            problem = f"{column_label(name)}: appears more than once"
+            whole.append(Violation(None, clip(name), problem))
         for position, spec in enumerate(self.columns):
             if spec.name not in present:
                 whole.append(

@@ -31,7 +31,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..contract.checks import clip
+from ..contract.words import clip
 from .config import ServerConfig
 from .log import JsonFormatter, log_config
 from .observe import Observe, request_id, send_json

@@ -104,8 +104,10 @@ class DrainingServer(uvicorn.Server):
         out = []
         for connection in list(self.server_state.connections):
             transport = getattr(connection, "transport", None)
-            sock = transport.get_extra_info("socket") if transport is not None else None
-            if sock is not None and not transport.is_closing():
+            if transport is None or transport.is_closing():
+                continue
+            sock = transport.get_extra_info("socket")
+            if sock is not None:
                 out.append(sock)
         return out
 
