@@ -15,6 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 from handover_fixtures import TAGGED_CODE, TRAIN_CODE, write_notebook
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from starlette.testclient import TestClient
 
 from jupyter_handover.artifact.build import build_artifact
@@ -291,3 +293,38 @@ def test_verify_uses_the_runtimes_manifest_check(artifact: Path, tmp_path: Path)
     assert check_manifest(artifact) == []
     assert check_manifest(copy) == manifest.check_manifest(copy)
     assert check_manifest(copy) and "handover/inference.py" in check_manifest(copy)[0]
+
+
+# -- the fuzz: non-finite numbers and very wide requests never get a 5xx -----------------------
+
+_numbers = st.sampled_from(["Infinity", "-Infinity", "NaN", "1e400", "-1e400", "0.5", "3"])
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    a=_numbers,
+    b=_numbers,
+    extra=st.integers(0, 3000),
+    shape=st.sampled_from(["records", "split", "csv"]),
+)
+def test_fuzzed_non_finite_and_wide_bodies_never_get_a_5xx(
+    client: TestClient, a: str, b: str, extra: int, shape: str
+) -> None:
+    names = ["a", "b", "color", *(f"x{i}" for i in range(extra))]
+    cells = [a, b, '"red"', *(["1"] * extra)]
+    if shape == "records":
+        inner = ", ".join(f'"{n}": {c}' for n, c in zip(names, cells, strict=True))
+        body, headers = f'{{"dataframe_records": [{{{inner}}}]}}', JSON
+    elif shape == "split":
+        body = json.dumps({"dataframe_split": {"columns": names, "data": []}})
+        body = body.replace('"data": []', f'"data": [[{", ".join(cells)}]]')
+        headers = JSON
+    else:
+        csv_cells = [c.replace('"', "").replace("Infinity", "inf") for c in cells]
+        body, headers = ",".join(names) + "\n" + ",".join(csv_cells) + "\n", CSV
+    resp = client.post("/invocations", content=body, headers=headers)
+    assert resp.status_code < 500, resp.text[:500]
+    if extra > 1021:
+        assert resp.status_code == 413
+    elif any(x in (a, b) for x in ("Infinity", "-Infinity", "1e400", "-1e400")):
+        assert resp.status_code == 422
