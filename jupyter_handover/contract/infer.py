@@ -274,6 +274,7 @@ def _describe_column(
             low, high = float(np.fmin.reduce(numbers)), float(np.fmax.reduce(numbers))
         within = bool(np.isfinite(low) and np.isfinite(high))
         if not within:
+            spec["infinite"] = bool(np.isinf(numbers).any())  # float columns then take +-inf
             finite = np.isfinite(numbers)
             if not finite.any():
                 return ColumnSpec(**spec), None

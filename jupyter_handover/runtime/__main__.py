@@ -38,14 +38,28 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from .manifest import check_manifest
     from .server.app import run
     from .server.config import ServerConfig
+
+    if args.verify_manifest:  # refused here, before uvicorn, with one clear message
+        problems = check_manifest(Path(args.artifact).resolve().parent)
+        if problems:
+            print(
+                f"error: the artifact differs from its manifest: {'; '.join(problems)}. "
+                "Package the model again, or serve it anyway with --no-verify-manifest",
+                file=sys.stderr,
+            )
+            return 2
 
     config = ServerConfig(
         body_limit=args.body_limit,
         batch_window_ms=args.batch_window_ms,
         max_batch=args.max_batch,
         drift_window=args.drift_window,
+        max_columns=args.max_columns,
+        verify_manifest=args.verify_manifest,
+        drain_seconds=args.drain_seconds,
     )
     run(args.artifact, args.host, args.port, args.workers, config, args.log_level)
     return 0
@@ -80,6 +94,25 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--max-batch", type=int, default=defaults.max_batch, help="rows per call")
     s.add_argument("--body-limit", type=int, default=defaults.body_limit, help="bytes (413)")
     s.add_argument("--drift-window", type=int, default=defaults.drift_window, help="rows")
+    s.add_argument(
+        "--max-columns",
+        type=int,
+        default=defaults.max_columns,
+        help="columns a request may name (413 above; 0: max(1024, twice the contract's))",
+    )
+    s.add_argument(
+        "--drain-seconds",
+        type=float,
+        default=defaults.drain_seconds,
+        help="after SIGTERM, how long /ready answers 503 before the server stops accepting",
+    )
+    s.add_argument(
+        "--no-verify-manifest",
+        dest="verify_manifest",
+        action="store_false",
+        help="serve even when a file differs from handover/manifest.json (logged as a "
+        "warning and reported by /version)",
+    )
     s.add_argument("--log-level", default="info")
     f = sub.add_parser("profile", help="resource profile of the model (JSON)")
     f.add_argument("--seconds", type=float, default=1.0, help="time budget per measurement")

@@ -26,6 +26,15 @@ _CHUNK = 1 << 16
 _SECONDS = {"s": 1.0, "ms": 1e-3, "us": 1e-6, "ns": 1e-9}
 
 
+def _widen(low: float, high: float) -> tuple[float, float]:
+    """``(low, high)``, widened when they are equal: half a unit, or one float step, each way."""
+    if not high > low:
+        low, high = low - 0.5, high + 0.5
+    if not high > low:  # too large for 0.5 to count: one step of the float grid each way
+        low, high = math.nextafter(low, -math.inf), math.nextafter(high, math.inf)
+    return low, high
+
+
 def histogram_counts(
     values: np.ndarray,
     low: float,
@@ -46,10 +55,7 @@ def histogram_counts(
     many times; ``within=True`` promises every non-NaN value lies in ``[low, high]``. Works
     in chunks through two reused buffers, so extra memory stays small whatever the length.
     """
-    if not high > low:
-        low, high = low - 0.5, high + 0.5
-    if not high > low:  # too large for 0.5 to count: one step of the float grid each way
-        low, high = math.nextafter(low, -math.inf), math.nextafter(high, math.inf)
+    low, high = _widen(low, high)
     if not isinstance(values, np.ndarray) or values.dtype.kind not in "biuf":
         values = np.asarray(values, dtype=np.float64)
     # scale written so that neither (high - low) nor (x - low) can overflow

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jupyter_handover.registry.refs import file_sha256
+from jupyter_handover.runtime.manifest import check_manifest
 from jupyter_handover.verify.replay import ReplayError, explain, replay
 from jupyter_handover.verify.venv import (
     EnvironmentBuildError,
@@ -96,34 +96,6 @@ class _Failed(Exception):
     def __init__(self, step: str, message: str) -> None:
         super().__init__(message)
         self.step = step
-
-
-def check_manifest(root: Path) -> list[str]:
-    """Problems with ``handover/manifest.json`` of the artifact at ``root`` (empty: intact).
-
-    Every listed file must exist with its sha256; a file under ``handover/`` that the manifest
-    does not list (``__pycache__`` aside) is a problem too.
-    """
-    manifest_path = root / "handover" / "manifest.json"
-    if not manifest_path.is_file():
-        return [f"{manifest_path} is missing: the artifact is not signed (package it again)"]
-    try:
-        listed: dict[str, str] = json.loads(manifest_path.read_text())["files"]
-    except (ValueError, KeyError, TypeError) as exc:
-        return [f"handover/manifest.json is unreadable ({exc}): package the model again"]
-    problems = []
-    for rel, digest in sorted(listed.items()):
-        path = root / rel
-        if not path.is_file():
-            problems.append(f"{rel} is missing (listed in handover/manifest.json)")
-        elif file_sha256(path) != digest:
-            problems.append(f"{rel} was changed after packaging (sha256 differs from the manifest)")
-    for path in sorted((root / "handover").rglob("*")):
-        rel = path.relative_to(root).as_posix()
-        skip = "__pycache__" in path.parts or rel in listed or rel == "handover/manifest.json"
-        if path.is_file() and not skip:
-            problems.append(f"{rel} is not in handover/manifest.json (added after packaging)")
-    return problems
 
 
 def _is_number(value: Any) -> bool:

@@ -27,11 +27,12 @@ def serve_command(
     batch_window_ms: float | None = None,
     max_batch: int | None = None,
     python: str | None = None,
+    verify_manifest: bool = True,
 ) -> list[str]:
     """The command line that serves the artifact whose ``handover/`` folder is given."""
     if not (handover_dir / "runtime" / "server" / "app.py").is_file():
         raise ArtifactError(
-            f"{handover_dir.parent} has no runtime server (handover/runtime/server/): "
+            f"{handover_dir.parent} has no runtime server (handover/runtime/server/app.py): "
             "package the model again with this version of jupyter_handover"
         )
     cmd = [python or sys.executable, "-m", "runtime", "serve", "--host", host]
@@ -40,6 +41,8 @@ def serve_command(
         cmd += ["--batch-window-ms", str(batch_window_ms)]
     if max_batch is not None:
         cmd += ["--max-batch", str(max_batch)]
+    if not verify_manifest:
+        cmd.append("--no-verify-manifest")
     return cmd
 
 
@@ -55,7 +58,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
     hdir = resolve_model_ref(args.model) / HANDOVER_DIR
     cmd = serve_command(
-        hdir, args.host, args.port, args.workers, args.batch_window_ms, args.max_batch
+        hdir,
+        args.host,
+        args.port,
+        args.workers,
+        args.batch_window_ms,
+        args.max_batch,
+        verify_manifest=args.verify_manifest,
     )
     env = dict(os.environ)
     version = _model_version(str(args.model))
@@ -97,4 +106,11 @@ def add_parsers(sub: Any) -> None:
         "0 turns batching off)",
     )
     p.add_argument("--max-batch", type=int, default=None, help="rows per predict call (4096)")
+    p.add_argument(
+        "--no-verify-manifest",
+        dest="verify_manifest",
+        action="store_false",
+        help="serve even when a file differs from the artifact's manifest (loudly: a warning "
+        "at start and a field in /version)",
+    )
     p.set_defaults(func=cmd_serve)

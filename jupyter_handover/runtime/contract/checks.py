@@ -8,7 +8,6 @@ only for ``object`` columns (to learn each value's type) and for the rows that a
 from __future__ import annotations
 
 import datetime as _dt
-import json
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -16,6 +15,8 @@ import numpy as np
 import pandas as pd
 
 from .limits import as_float, numeric_limits, outside
+from .limits import infinite as limits_infinite
+from .words import _show, column_label, describe_value, infinite_problem, null_problem
 
 INTEGER, FLOAT, BOOL, STRING, CATEGORY, DATETIME, TIMEDELTA, OBJECT = (
     "integer",
@@ -80,32 +81,6 @@ def json_safe(value: Any) -> Any:
         return [json_safe(v) for v in value]
     if value is pd.NA or value is pd.NaT:
         return None
-    return str(value)
-
-
-def describe_value(value: Any) -> str:
-    """How a message names a value: ``string "abc"``, ``int 3``, ``bool True``."""
-    if isinstance(value, _BOOL_TYPES):
-        return f"bool {bool(value)}"
-    if isinstance(value, str):
-        text = value if len(value) <= 40 else value[:37] + "..."
-        return f"string {json.dumps(text)}"
-    if isinstance(value, _INT_TYPES):
-        return f"int {int(value)}"
-    if isinstance(value, _FLOAT_TYPES):
-        return f"float {float(value)!r}"
-    if isinstance(value, _DT_TYPES):
-        return f"datetime {pd.Timestamp(value).isoformat()}"
-    if isinstance(value, _TD_TYPES):
-        return f"timedelta {pd.Timedelta(value).isoformat()}"
-    text = repr(value)
-    return f"{type(value).__name__} {text if len(text) <= 40 else text[:37] + '...'}"
-
-
-def _show(value: Any) -> str:
-    """A bare value in a message: strings quoted, everything else as printed."""
-    if isinstance(value, str):
-        return json.dumps(value) if '"' in value or "\\" in value else f'"{value}"'
     return str(value)
 
 
@@ -236,6 +211,22 @@ def _numbers(series: pd.Series, usable: np.ndarray) -> np.ndarray:
     return np.where(usable, out, np.nan)
 
 
+class _Report:
+    """The findings of one column, and how a mask of bad cells becomes findings."""
+
+    def __init__(self, name: str, series: pd.Series) -> None:
+        self.label = column_label(name)
+        self.series = series
+        self.findings: list[Finding] = []
+
+    def add(self, mask: np.ndarray, make: Any, severity: str = "error") -> None:
+        """One finding per true cell of ``mask``: ``make(value, row)`` words it."""
+        rows = np.flatnonzero(mask)
+        if rows.size:
+            for row, value in zip(rows.tolist(), self.series.iloc[rows].tolist(), strict=True):
+                self.findings.append((row, make(value, row), severity))
+
+
 def check_column(
     name: str,
     dtype: str,
@@ -244,44 +235,32 @@ def check_column(
     categories: Sequence[Any] | None,
     series: pd.Series,
     policies: Mapping[str, str],
+    infinite: bool = False,
 ) -> list[Finding]:
-    """Every problem of one column: type, null, unknown category, out of range."""
+    """Every problem of one column: type, null, too big for the dtype, non-finite (unless
+    training had infinities: ``infinite``), unknown category, out of range."""
     kind = dtype_kind(dtype)
-    label = f'column "{name}"'
-    findings: list[Finding] = []
+    report = _Report(name, series)
+    label = report.label
     null = np.asarray(series.isna().to_numpy(), dtype=bool)
     ok = np.asarray(type_ok(kind, series), dtype=bool)
-    bad = ~null & ~ok
-
-    def report(mask: np.ndarray, make: Any, severity: str) -> None:
-        rows = np.flatnonzero(mask)
-        if rows.size:
-            for row, value in zip(rows.tolist(), series.iloc[rows].tolist(), strict=True):
-                findings.append((row, make(value, row), severity))
-
-    report(
-        bad, lambda v, r: f"{label}: expected {dtype}, got {describe_value(v)} in row {r}", "error"
+    report.add(
+        ~null & ~ok, lambda v, r: f"{label}: expected {dtype}, got {describe_value(v)} in row {r}"
     )
     if not nullable:
         for row in np.flatnonzero(null).tolist():
-            findings.append(
-                (
-                    row,
-                    f"{label}: null in row {row}, but the column had no nulls in training",
-                    "error",
-                )
-            )
+            report.findings.append((row, null_problem(label, row), "error"))
     usable = ~null & ok
     numbers = np.empty(0)  # the float view of usable numeric cells (NaN elsewhere)
     if kind in (INTEGER, FLOAT):
         numbers = _numbers(series, usable)
         too_big = outside(series, numbers, usable, numeric_limits(kind == INTEGER, dtype))
+        report.add(too_big, lambda v, r: f"{label}: {_show(v)} does not fit {dtype} in row {r}")
+        if kind == FLOAT and not infinite:
+            flagged = usable & ~too_big & limits_infinite(numbers)
+            report.add(flagged, lambda v, r: infinite_problem(label, v, r))
+            too_big |= flagged
         if too_big.any():
-            report(
-                too_big,
-                lambda v, r: f"{label}: {_show(v)} does not fit {dtype} in row {r}",
-                "error",
-            )
             usable &= ~too_big
             numbers = np.where(too_big, np.nan, numbers)
     if (
@@ -289,48 +268,72 @@ def check_column(
         and kind in (STRING, CATEGORY)
         and policies.get("unknown_categories", "reject") == "reject"
     ):
-        known = list(categories)
-        unknown = usable & ~np.asarray(series.isin(known).to_numpy(), dtype=bool)
-        shown = ", ".join(_show(c) for c in known[:5]) + (", ..." if len(known) > 5 else "")
-        report(
-            unknown,
-            lambda v, r: f"{label}: unknown category {_show(v)} in row {r} (known: {shown})",
-            "error",
-        )
+        _check_categories(report, list(categories), usable)
+    if any(b is not None for b in bounds) and kind in (INTEGER, FLOAT, DATETIME, TIMEDELTA):
+        _check_range(report, kind, bounds, usable, numbers, policies)
+    return report.findings
+
+
+def _check_range(
+    report: _Report,
+    kind: str,
+    bounds: tuple[Any, Any],
+    usable: np.ndarray,
+    numbers: np.ndarray,
+    policies: Mapping[str, str],
+) -> None:
+    """Usable cells outside the training range (a warning, or an error by policy)."""
     low, high = bounds
-    if (low is not None or high is not None) and kind in (INTEGER, FLOAT, DATETIME, TIMEDELTA):
-        policy = policies.get("out_of_range", "warn")
-        severity = "error" if policy == "reject" else "warning"
-        low_text, high_text = _show(low), _show(high)
-        if kind == DATETIME:
-            stamps = parse_datetimes(series).where(usable)
-            below = stamps < _utc_naive(low) if low is not None else None
-            above = stamps > _utc_naive(high) if high is not None else None
-        elif kind == TIMEDELTA:
-            spans = parse_timedeltas(series).where(usable)
-            below = spans < pd.Timedelta(low) if low is not None else None
-            above = spans > pd.Timedelta(high) if high is not None else None
-        else:
-            with np.errstate(invalid="ignore"):
-                below = numbers < float(low) if low is not None else None
-                above = numbers > float(high) if high is not None else None
-        if below is not None:
-            report(
-                np.asarray(below, dtype=bool),
-                lambda v, r: (
-                    f"{label}: {_show(v)} is below the training minimum {low_text} in row {r}"
-                ),
-                severity,
-            )
-        if above is not None:
-            report(
-                np.asarray(above, dtype=bool),
-                lambda v, r: (
-                    f"{label}: {_show(v)} is above the training maximum {high_text} in row {r}"
-                ),
-                severity,
-            )
-    return findings
+    label, series = report.label, report.series
+    severity = "error" if policies.get("out_of_range", "warn") == "reject" else "warning"
+    below, above = _out_of_range(kind, bounds, series, usable, numbers)
+    low_text, high_text = _show(low), _show(high)
+    if below is not None:
+        report.add(
+            below,
+            lambda v, r: f"{label}: {_show(v)} is below the training minimum {low_text} in row {r}",
+            severity,
+        )
+    if above is not None:
+        report.add(
+            above,
+            lambda v, r: (
+                f"{label}: {_show(v)} is above the training maximum {high_text} in row {r}"
+            ),
+            severity,
+        )
+
+
+def _check_categories(report: _Report, known: list[Any], usable: np.ndarray) -> None:
+    unknown = usable & ~np.asarray(report.series.isin(known).to_numpy(), dtype=bool)
+    shown = ", ".join(_show(c) for c in known[:5]) + (", ..." if len(known) > 5 else "")
+    label = report.label
+    report.add(
+        unknown, lambda v, r: f"{label}: unknown category {_show(v)} in row {r} (known: {shown})"
+    )
+
+
+def _out_of_range(
+    kind: str, bounds: tuple[Any, Any], series: pd.Series, usable: np.ndarray, numbers: np.ndarray
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """(below the training minimum, above the maximum) masks of the usable cells."""
+    low, high = bounds
+    if kind == DATETIME:
+        stamps = parse_datetimes(series).where(usable)
+        below = stamps < _utc_naive(low) if low is not None else None
+        above = stamps > _utc_naive(high) if high is not None else None
+    elif kind == TIMEDELTA:
+        spans = parse_timedeltas(series).where(usable)
+        below = spans < pd.Timedelta(low) if low is not None else None
+        above = spans > pd.Timedelta(high) if high is not None else None
+    else:
+        with np.errstate(invalid="ignore"):
+            below = numbers < float(low) if low is not None else None
+            above = numbers > float(high) if high is not None else None
+    return (
+        None if below is None else np.asarray(below, dtype=bool),
+        None if above is None else np.asarray(above, dtype=bool),
+    )
 
 
 def _utc_naive(iso: Any) -> pd.Timestamp:

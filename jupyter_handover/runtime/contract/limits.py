@@ -44,6 +44,15 @@ def float_outside(array: np.ndarray, limits: tuple[int | float, int | float]) ->
         return np.asarray((array < low) | (array > high), dtype=bool)
 
 
+def infinite(numbers: np.ndarray) -> np.ndarray:
+    """Cells of a float ``array`` that are +inf or -inf.
+
+    The one rule of non-finite numbers: a float column takes them only when its training
+    data had them (``ColumnSpec.infinite``); NaN is a null, which the null check words.
+    """
+    return np.asarray(np.isinf(numbers), dtype=bool)
+
+
 def outside(
     series: pd.Series, numbers: np.ndarray, usable: np.ndarray, limits: tuple[Any, Any]
 ) -> np.ndarray:
@@ -51,11 +60,12 @@ def outside(
 
     Python ints of an ``object`` column are compared exactly, and only those too large for
     a float to tell (a handful in practice): one pass of Python over them, none otherwise.
-    A float column holds every float (inf included: the range check words that); only an
-    int beyond the largest float does not fit it.
+    A float column does not hold a finite number beyond its dtype (1e39 for float32, an int
+    beyond the largest float64); infinities are :func:`infinite`'s to judge.
     """
-    integer = isinstance(limits[1], int)
-    out = float_outside(numbers, limits) & usable if integer else np.zeros(len(usable), bool)
+    out: np.ndarray = np.asarray(float_outside(numbers, limits) & usable, dtype=bool)
+    if not isinstance(limits[1], int):
+        out &= ~infinite(numbers)
     if series.dtype.kind != "O":
         return out
     values = series.to_numpy()

@@ -29,8 +29,10 @@ from .checks import (
     dtype_kind,
     json_safe,
 )
-from .fast import ColumnChecker, Fallback, fast_check
+from .columns import ColumnChecker
+from .fast import Fallback, fast_check
 from .payload import frame_from_payload
+from .words import clip, column_label
 
 __all__ = [
     "DEFAULT_POLICIES",
@@ -88,6 +90,7 @@ class ColumnSpec:
     pandas_dtype: str | None = None
     ordered: bool = False
     mixed_types: list[str] | None = None
+    infinite: bool = False  # training had +-inf: a float column takes them only then
 
     @property
     def kind(self) -> str:
@@ -218,7 +221,8 @@ class DataContract:
         present = set(frame.columns)
         duplicated = set(frame.columns[frame.columns.duplicated()])
         for name in sorted(duplicated):
-            whole.append(Violation(None, name, f'column "{name}": appears more than once'))
+            problem = f"{column_label(name)}: appears more than once"
+            whole.append(Violation(None, clip(name), problem))
         for position, spec in enumerate(self.columns):
             if spec.name not in present:
                 whole.append(
@@ -237,6 +241,7 @@ class DataContract:
                 spec.categories,
                 frame[spec.name],
                 self.policies,
+                infinite=spec.infinite,
             ):
                 cells.append(Violation(row, spec.name, problem, severity))
                 rows.append(row or 0)
@@ -248,9 +253,9 @@ class DataContract:
                     whole.append(
                         Violation(
                             None,
-                            name,
-                            f'column "{name}": not in the contract (extra columns are rejected; '
-                            f"expected {', '.join(self.column_names)})",
+                            clip(name),
+                            f"{column_label(name)}: not in the contract (extra columns are "
+                            f"rejected; expected {clip(', '.join(self.column_names), 1000)})",
                         )
                     )
         order = np.lexsort(

@@ -14,12 +14,19 @@ class ServerConfig:
     ``body_limit``: bytes of a request body (413 above). ``batch_window_ms``: how long
     concurrent requests may wait to share one predict call (0 turns batching off).
     ``max_batch``: rows per predict call. ``drift_window``: rows in the PSI window.
+    ``max_columns``: columns a request may name (413 above; 0: max(1,024, twice the
+    contract's)). ``verify_manifest``: refuse to start when a file differs from the
+    artifact's manifest (false: serve anyway, loudly). ``drain_seconds``: after SIGTERM,
+    how long ``/ready`` answers 503 while every other route still serves.
     """
 
     body_limit: int = 10 * 1024 * 1024
     batch_window_ms: float = 2.0
     max_batch: int = 4096
     drift_window: int = 1000
+    max_columns: int = 0
+    verify_manifest: bool = True
+    drain_seconds: float = 5.0
 
     def to_env(self) -> dict[str, str]:
         """The fields as ``HANDOVER_*`` environment variables (for uvicorn's workers)."""
@@ -32,6 +39,10 @@ class ServerConfig:
         values: dict[str, Any] = {}
         for f in fields(cls):
             raw = env.get(f"HANDOVER_{f.name.upper()}")
-            if raw:
+            if not raw:
+                continue
+            if f.type == "bool":
+                values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
+            else:
                 values[f.name] = float(raw) if f.type == "float" else int(raw)
         return cls(**values)

@@ -20,6 +20,9 @@ import pandas as pd
 
 from ..drift import psi
 
+#: the ``column`` label of violations about a column the contract does not have
+OTHER_COLUMN = "(other)"
+_SEVERITIES = frozenset(("error", "warning"))
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
 
@@ -109,11 +112,17 @@ class DriftWindow:
 
 
 class Metrics:
-    """Everything ``GET /metrics`` reports."""
+    """Everything ``GET /metrics`` reports.
 
-    def __init__(self, drift: DriftWindow, info: dict[str, str]) -> None:
+    Every label value comes from the server, never from a request: routes from a fixed
+    list, columns from the contract (``columns``; any other name counts as ``(other)``),
+    severities from the contract's two.
+    """
+
+    def __init__(self, drift: DriftWindow, info: dict[str, str], columns: Iterable[str]) -> None:
         self.drift = drift
         self.info = info
+        self.columns = frozenset(columns)
         self.ready = False
         self.requests: dict[tuple[str, str], int] = defaultdict(int)
         self.latency = Histogram(LATENCY_BUCKETS)
@@ -130,7 +139,11 @@ class Metrics:
     def observe_violations(self, violations: Iterable[Any]) -> None:
         """Contract violations (errors and warnings) of one request, by column."""
         for v in violations:
-            self.violations[(v.column or "", v.severity)] += 1
+            column = v.column or ""
+            if column and column not in self.columns:
+                column = OTHER_COLUMN
+            severity = v.severity if v.severity in _SEVERITIES else "error"
+            self.violations[(column, severity)] += 1
 
     def observe_batch(self, requests: int, rows: int) -> None:
         """One ``predict`` call of the batcher."""
@@ -159,7 +172,8 @@ class Metrics:
         family(
             "handover_contract_violations_total",
             "counter",
-            "Contract violations by column and severity (empty column: whole-frame problems).",
+            "Contract violations by contract column and severity (empty: whole-frame problems; "
+            "(other): columns not in the contract).",
         )
         for (column, severity), n in sorted(self.violations.items()):
             pairs = [("column", column), ("severity", severity)]

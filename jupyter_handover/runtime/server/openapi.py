@@ -35,10 +35,8 @@ def _get(summary: str, content: str = "application/json") -> dict[str, Any]:
     }
 
 
-def build_openapi(contract: DataContract, title: str, version: str) -> dict[str, Any]:
-    """The OpenAPI document: ``/invocations`` takes the contract's records, the rest are GETs."""
-    record = {k: v for k, v in contract.to_json_schema().items() if k != "$schema"}
-    names = contract.column_names
+def _payload(names: list[str]) -> dict[str, Any]:
+    """The JSON body of ``/invocations``: one of MLflow's scoring shapes."""
     ref = {"$ref": "#/components/schemas/Record"}
     row = {"type": "array", "minItems": len(names), "maxItems": len(names)}
     payload = {
@@ -79,7 +77,12 @@ def build_openapi(contract: DataContract, title: str, version: str) -> dict[str,
             ),
         ]
     }
-    invocation = {
+    return payload
+
+
+def _invocation(payload: dict[str, Any]) -> dict[str, Any]:
+    """The ``POST /invocations`` operation."""
+    return {
         "summary": "Predict (MLflow scoring protocol); the input is checked against the contract",
         "parameters": [
             {
@@ -116,7 +119,7 @@ def build_openapi(contract: DataContract, title: str, version: str) -> dict[str,
                 },
             },
             "400": _error("malformed body"),
-            "413": _error("body over the size limit"),
+            "413": _error("body over the size limit, or far more columns than the contract"),
             "415": _error("content type is neither application/json nor text/csv"),
             "422": _error(
                 "the input breaks the data contract",
@@ -126,6 +129,12 @@ def build_openapi(contract: DataContract, title: str, version: str) -> dict[str,
             "503": _error("the model is not loaded yet"),
         },
     }
+
+
+def build_openapi(contract: DataContract, title: str, version: str) -> dict[str, Any]:
+    """The OpenAPI document: ``/invocations`` takes the contract's records, the rest are GETs."""
+    record = {k: v for k, v in contract.to_json_schema().items() if k != "$schema"}
+    invocation = _invocation(_payload(contract.column_names))
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
@@ -135,7 +144,10 @@ def build_openapi(contract: DataContract, title: str, version: str) -> dict[str,
             "/predict": {"post": {**invocation, "operationId": "predict"}},
             "/ping": _get("the process answers", "text/plain"),
             "/health": _get("liveness: the process answers and the model did not fail to load"),
-            "/ready": _get("readiness: the model is loaded and a warm-up prediction succeeded"),
+            "/ready": _get(
+                "readiness: the model is loaded and a warm-up prediction succeeded; 503 from "
+                "SIGTERM on (draining)"
+            ),
             "/version": _get("model name, version and artifact digest"),
             "/contract": _get("JSON Schema 2020-12 of one input record"),
             "/metrics": _get("Prometheus metrics", "text/plain"),
