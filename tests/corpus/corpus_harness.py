@@ -217,9 +217,13 @@ def judge_explicit(res: ModeResult, entry: dict[str, Any]) -> None:
     expected = entry.get("expect_error")
     if expected:
         res.ok = not res.packaged and expected.lower() in (res.error or "").lower()
-        res.why = "stopped as the manifest expects" if res.ok else (
-            f"expected a stop mentioning {expected!r}, got: "
-            + (res.error or f"packaged {res.uri}")
+        res.why = (
+            "stopped as the manifest expects"
+            if res.ok
+            else (
+                f"expected a stop mentioning {expected!r}, got: "
+                + (res.error or f"packaged {res.uri}")
+            )
         )
         return
     if not res.packaged:

@@ -56,7 +56,9 @@ def test_notebook_packages_and_verifies(entry: dict[str, Any], tmp_path: Path) -
         assert not result.explicit.packaged, f"{entry['file']} packaged: drop it from EXPECTED_STOP"
         assert stop["message"] in (result.explicit.error or ""), result.explicit.error
         return
-    assert result.ok, f"{entry['file']}: {result.first_error()} (log: {tmp_path / 'nb' / 'run.log'})"
+    assert result.ok, (
+        f"{entry['file']}: {result.first_error()} (log: {tmp_path / 'nb' / 'run.log'})"
+    )
 
 
 def test_at_most_two_notebooks_may_stop() -> None:
