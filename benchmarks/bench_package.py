@@ -19,8 +19,8 @@ from __future__ import annotations
 import argparse
 import contextlib
 import io
-import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -40,6 +40,8 @@ os.environ.setdefault("DO_NOT_TRACK", "1")
 ROOT = Path(__file__).resolve().parent.parent
 DEMO = ROOT / "notebooks" / "churn.ipynb"
 TARGET_SECONDS = 3.0
+#: MLflow's own INFO lines and registry prints, which must not reach the cell output
+MLFLOW_NOISE = r"INFO mlflow|Created version|registered model|Creating a new version"
 
 
 def _free_port() -> int:
@@ -118,15 +120,16 @@ def time_package(shell: Any, line: str) -> tuple[float, str]:
     """Seconds from the magic's start to its return (the URI is printed last), and the URI."""
     out = io.StringIO()
     start = time.perf_counter()
-    with contextlib.redirect_stdout(out):
-        shell.run_line_magic("handover", line + " --json")
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        shell.run_line_magic("handover", line)
     seconds = time.perf_counter() - start
-    text = out.getvalue()
-    uri = next(
-        (str(json.loads(s).get("model_uri")) for s in text.splitlines() if '"model_uri"' in s),
-        text.strip().splitlines()[-1] if text.strip() else "?",
-    )
-    return seconds, uri
+    found = re.search(r"model URI: (\S+)", out.getvalue())
+    if found is None:
+        raise SystemExit("no model URI printed:\n" + out.getvalue())
+    noise = [ln for ln in out.getvalue().splitlines() if re.search(MLFLOW_NOISE, ln)]
+    if noise:
+        print(f"  MLflow log lines in the cell output: {noise}")
+    return seconds, found.group(1)
 
 
 def compare_mlflow(shell: Any, work: Path, uri: str) -> float:
