@@ -120,6 +120,7 @@ class ModeResult:
 @dataclass
 class NotebookResult:
     file: str
+    work: str = ""
     explicit: ModeResult = field(default_factory=ModeResult)
     auto: ModeResult = field(default_factory=ModeResult)
     seconds: float = 0.0
@@ -257,7 +258,7 @@ def judge_auto(res: ModeResult, entry: dict[str, Any]) -> None:
 def run_notebook(entry: dict[str, Any], corpus: Path, work: Path) -> NotebookResult:
     """Prepare, run once (both modes), verify each printed URI, judge both modes."""
     t0 = time.perf_counter()
-    result = NotebookResult(entry["file"])
+    result = NotebookResult(entry["file"], str(work))
     nb = prepare(entry, corpus, work)
     proc = subprocess.run(
         [sys.executable, "-m", "jupyter_handover", "run", str(nb)],
@@ -306,3 +307,34 @@ def write_summary(results: list[NotebookResult], path: Path) -> None:
     }
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(data, indent=2, default=str))
+
+
+class Runner:
+    """Runs the selected notebooks ``jobs`` at a time in the background (each one is
+    subprocesses: a kernel, then verify's clean environments), in the order the tests ask
+    for them, so a test mostly collects a result that is already there."""
+
+    def __init__(self, corpus: Path, base: Path, jobs: int) -> None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.corpus, self.base = corpus, base
+        self.pool = ThreadPoolExecutor(max_workers=max(1, jobs), thread_name_prefix="corpus")
+        self.futures: dict[str, Any] = {}
+
+    def start(self, entries: list[dict[str, Any]]) -> None:
+        for entry in entries:
+            if entry["file"] not in self.futures:
+                work = self.base / entry["file"].removesuffix(".ipynb")
+                self.futures[entry["file"]] = self.pool.submit(
+                    run_notebook, entry, self.corpus, work
+                )
+
+    def result(self, entry: dict[str, Any]) -> NotebookResult:
+        self.start([entry])
+        result: NotebookResult = self.futures[entry["file"]].result()
+        return result
+
+    def close(self) -> None:
+        for future in self.futures.values():
+            future.cancel()
+        self.pool.shutdown(wait=True)
