@@ -18,6 +18,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -33,8 +34,9 @@ ROOT = Path(__file__).resolve().parents[2]
 AUTO_NAME = "corpus-auto"
 EXPLICIT_NAME = "corpus-explicit"
 AUTO_FILE = "corpus_auto.json"
-RUN_TIMEOUT = 900
-VERIFY_TIMEOUT = 900
+#: seconds; a notebook alone takes 10-38 s here, a cold verify about a minute
+RUN_TIMEOUT = 600
+VERIFY_TIMEOUT = 600
 
 AUTO_CELL = f"""# package with no arguments, as a user tries first; keep the outcome and go on
 import json as _hj, os as _hos
@@ -182,15 +184,32 @@ def _tail(text: str, n: int = 400) -> str:
     return " ".join(text.split())[-n:]
 
 
-def verify(uri: str, work: Path) -> tuple[bool, str | None]:
-    """``jupyter handover verify URI``: passed, and the reason when it did not."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "jupyter_handover", "verify", uri, "--json"],
-        capture_output=True,
-        text=True,
-        timeout=VERIFY_TIMEOUT,
+def _run_in_group(cmd: list[str], work: Path, timeout: float) -> subprocess.CompletedProcess[str]:
+    """Run ``cmd`` in its own process group; on timeout stop the whole group (the kernel
+    too) and answer exit 124 with the reason on stderr."""
+    proc = subprocess.Popen(
+        cmd,
         cwd=work,
         env=_env(work),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        out, err = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, err = proc.communicate()
+        err += f"\nerror: {Path(cmd[-1]).name}: no answer after {timeout:.0f} s (stopped)"
+        return subprocess.CompletedProcess(cmd, 124, out, err)
+    return subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+
+
+def verify(uri: str, work: Path) -> tuple[bool, str | None]:
+    """``jupyter handover verify URI``: passed, and the reason when it did not."""
+    proc = _run_in_group(
+        [sys.executable, "-m", "jupyter_handover", "verify", uri, "--json"], work, VERIFY_TIMEOUT
     )
     if proc.returncode == 0:
         return True, None
@@ -260,13 +279,8 @@ def run_notebook(entry: dict[str, Any], corpus: Path, work: Path) -> NotebookRes
     t0 = time.perf_counter()
     result = NotebookResult(entry["file"], str(work))
     nb = prepare(entry, corpus, work)
-    proc = subprocess.run(
-        [sys.executable, "-m", "jupyter_handover", "run", str(nb)],
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        cwd=work,
-        env=_env(work),
+    proc = _run_in_group(
+        [sys.executable, "-m", "jupyter_handover", "run", str(nb)], work, RUN_TIMEOUT
     )
     result.run_seconds = time.perf_counter() - t0
     (work / "run.log").write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
