@@ -18,6 +18,7 @@ from handover_fixtures import ROOT, TAGGED_CODE, TRAIN_CODE, write_notebook
 
 from jupyter_handover.artifact.build import _write_manifest, build_artifact
 from jupyter_handover.interfaces.cli.main import main as cli_main
+from jupyter_handover.interfaces.ipython.verify import summary_text
 from jupyter_handover.verify import venv as _venv
 from jupyter_handover.verify.verifier import compare_outputs, verify_artifact
 
@@ -98,6 +99,12 @@ def test_verify_passes_then_reuses_the_environment(artifact: Path, env_cache: Pa
     assert re.fullmatch(r"[0-9a-f]{64}", first.env_digest or "")
     assert {"manifest", "install", "replay", "compare", "total"} <= set(first.seconds)
     assert steps[0] == "resolve" and steps[-1] == "done" and "replay" in steps
+    # the resource profile is measured here, in the clean environment (not at package time)
+    assert first.profile["peak_rss_mb"] > 0 and first.profile["predict_1000_rows_ms"] > 0
+    assert (
+        "profile" not in json.loads((artifact / "handover/handover.json").read_text())["resources"]
+    )
+    assert "resources (clean environment): peak memory" in summary_text(first)
     second = verify_artifact(artifact, cache_dir=env_cache)
     assert second.passed and second.env_cached and second.env_digest == first.env_digest
     assert second.seconds["install"] < 0.5
@@ -343,3 +350,6 @@ def test_package_verify_records_on_the_logged_run(trained: tuple[Any, Path], tra
     assert verified["passed"] and verified["model_ref"] == last["model_uri"]
     run = MlflowClient(tracking_uri=tracking).get_run(last["run_id"])
     assert run.data.tags["handover.verified"] == "passed"
+    # the clean environment's resource profile is on the run (and version) with the verdict
+    profile = json.loads(run.data.tags["handover.resources"])
+    assert profile["peak_rss_mb"] > 0, profile

@@ -284,11 +284,7 @@ def build_artifact_report(
             {"inputs": _split_payload(sample), "outputs": to_jsonable(outputs)},
         )
         lap("examples")
-
-        from jupyter_handover.artifact.profile import measure_resources
-
-        profile = measure_resources(hdir)
-        lap("profile")
+        # No resource profile here: verify measures it in the clean environment (issue 14).
         created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
         meta: dict[str, Any] = {
             "format_version": FORMAT_VERSION,
@@ -317,7 +313,6 @@ def build_artifact_report(
             "resources": {
                 "model_bytes": (hdir / "model.joblib").stat().st_size,
                 "training_rows": int(len(inputs)),
-                **profile,
             },
             "lock": {
                 "hashes": lock_hashes,

@@ -99,7 +99,7 @@ warmed up), `/version`, `/contract` (JSON Schema), `/docs` (OpenAPI), `/metrics`
 (Prometheus: requests, latency, violations by column, batch sizes, PSI drift per column).
 SIGTERM finishes in-flight requests before exiting.
 
-Measured when packaging: {profile_line}
+Resource profile: {profile_line}
 
 ```yaml
 apiVersion: apps/v1
@@ -119,7 +119,7 @@ spec:
         - name: model
           image: {image}
           ports: [{{containerPort: 8080}}]
-          resources:   # from the resource profile in handover/handover.json
+          resources:   # from the resource profile (see above)
             requests: {{cpu: "{cpu}", memory: "{memory}Mi"}}
             limits: {{memory: "{memory_limit}Mi"}}
           readinessProbe:
@@ -179,7 +179,10 @@ def _sizing(profile: dict[str, Any]) -> dict[str, Any]:
             "memory_limit": 1024,
             "cpu": "500m",
             "delay": 30,
-            "profile_line": "no resource profile (defaults below).",
+            "profile_line": "not yet: `jupyter handover verify` measures peak memory, load "
+            "time and predict latencies in the clean environment and records them with the "
+            "verification; `jupyter handover inspect MODEL` then shows them and the requests "
+            "they imply (defaults below).",
         }
     memory = int(math.ceil(peak * 1.25 / 32) * 32)
     thousand = float(profile.get("predict_1000_rows_ms") or 0)

@@ -1,43 +1,32 @@
-"""The resource profile of an artifact, measured at package time.
+"""The resource profile of an artifact, in words.
 
-Runs the artifact's own ``python -m runtime profile`` in a fresh interpreter (so the memory
-figure is what a server process needs, not the kernel's) and returns its JSON. A failure
-never fails the packaging: the profile then holds ``"error"``.
+Packaging no longer measures it (a fresh interpreter cost most of the package time, issue 14).
+``jupyter handover verify`` takes it where it already loads the model: in the clean
+environment, in the replay's fresh interpreter (:mod:`jupyter_handover.verify.replay`, with the
+artifact's own ``runtime.server.profile``). It is recorded with the verification: the report's
+``profile``, and the MLflow tag ``handover.resources`` of the model version and its run.
+Artifacts packaged by older versions carry it in ``handover.json`` under
+``resources.profile``.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
-#: set to 0 to skip the measurement (it costs a second or two of packaging)
-ENV_SWITCH = "JUPYTER_HANDOVER_PROFILE"
+from jupyter_handover.artifact.documents import _sizing
+
+__all__ = ["profile_text"]
 
 
-def measure_resources(handover_dir: Path, timeout: float = 120.0) -> dict[str, Any]:
-    """``{"profile": {peak_rss_mb, load_seconds, predict_1_row_ms, predict_1000_rows_ms, ...}}``."""
-    if os.environ.get(ENV_SWITCH, "1") == "0":
-        return {"profile": {"skipped": f"{ENV_SWITCH}=0"}}
-    try:
-        out = subprocess.run(
-            [sys.executable, "-m", "runtime", "profile", "--seconds", "0.5"],
-            cwd=handover_dir,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return {"profile": {"error": f"{type(exc).__name__}: {exc}"}}
-    if out.returncode != 0:
-        tail = (out.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"profile": {"error": f"python -m runtime profile failed: {tail}"}}
-    try:
-        profile: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    except (ValueError, IndexError):
-        return {"profile": {"error": "python -m runtime profile printed no JSON"}}
-    return {"profile": profile}
+def profile_text(profile: dict[str, Any] | None) -> str:
+    """One line: the measured figures and the Kubernetes requests they imply, or why there
+    are none."""
+    if not profile:
+        return "not measured yet (`jupyter handover verify` measures it in the clean environment)"
+    if profile.get("error"):
+        return f"not measured: {profile['error']}"
+    sizing = _sizing(profile)
+    return (
+        f"{str(sizing['profile_line']).rstrip('.')}; Kubernetes requests cpu {sizing['cpu']}, "
+        f"memory {sizing['memory']}Mi (limit {sizing['memory_limit']}Mi)"
+    )

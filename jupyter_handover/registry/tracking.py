@@ -5,10 +5,13 @@ MLflow is imported inside the functions: importing jupyter_handover stays cheap.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import os
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -97,6 +100,27 @@ def _check_reachable(uri: str, timeout: float = 5.0) -> None:
         raise TrackingError(f"the MLflow tracking server {uri} cannot be reached ({exc})") from exc
 
 
+#: The MLflow tag (on the run and the model version) with verify's resource profile as JSON.
+RESOURCES_TAG = "handover.resources"
+
+
+@contextlib.contextmanager
+def _quiet_mlflow() -> Iterator[None]:
+    """MLflow's INFO lines ("Creating a new experiment", "Waiting up to 300 seconds", and
+    the registry's "Created version" prints) stay out of the user's cell output; its
+    warnings still show. The logger level and the stream are restored after."""
+    from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM
+
+    logger = logging.getLogger("mlflow")
+    level, stream_on = logger.level, MLFLOW_LOGGING_STREAM.enabled
+    logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+        MLFLOW_LOGGING_STREAM.enabled = stream_on
+
+
 def log_handover(
     artifact_path: Path,
     name: str,
@@ -112,10 +136,6 @@ def log_handover(
     Raises :class:`TrackingError` (carrying ``artifact_path``) when MLflow cannot be reached
     or refuses; the local artifact is untouched either way.
     """
-    import mlflow
-    from mlflow import MlflowClient
-    from mlflow.entities import LoggedModelStatus
-
     fix = (
         f"the artifact is saved at {artifact_path}; log it later with "
         f"`jupyter handover log {artifact_path} --tracking-uri URI`"
@@ -125,31 +145,51 @@ def log_handover(
     except TrackingError as exc:
         raise TrackingError(f"{exc}: {fix}", str(artifact_path)) from exc
     try:
-        mlflow.set_tracking_uri(tracking_uri)
-        client = MlflowClient(tracking_uri=tracking_uri)
-        exp_name = experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or name
-        exp = mlflow.set_experiment(exp_name)
-        with mlflow.start_run(experiment_id=exp.experiment_id, run_name=f"handover-{name}") as run:
-            run_id = run.info.run_id
-            if params:
-                mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
-            if metrics:
-                mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
-            all_tags = {"handover.verified": "not-run", **(tags or {})}
-            mlflow.set_tags(all_tags)
-            logged = mlflow.initialize_logged_model(
-                name="model", source_run_id=run_id, tags=all_tags
+        with _quiet_mlflow():
+            return _log_and_register(
+                artifact_path, name, tracking_uri, experiment, tags, params, metrics
             )
-            client.log_model_artifacts(logged.model_id, str(artifact_path))
-            mlflow.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
-            mlflow.log_text(json.dumps({"model_id": logged.model_id}), "handover_model.json")
-        version = mlflow.register_model(f"models:/{logged.model_id}", name, tags=all_tags)
     except TrackingError:
         raise
     except Exception as exc:  # MLflow raises MlflowException, requests and sqlalchemy errors
         raise TrackingError(
             f"MLflow refused the handover ({type(exc).__name__}: {exc}): {fix}", str(artifact_path)
         ) from exc
+
+
+def _log_and_register(
+    artifact_path: Path,
+    name: str,
+    tracking_uri: str,
+    experiment: str | None,
+    tags: dict[str, str] | None,
+    params: dict[str, Any] | None,
+    metrics: dict[str, float] | None,
+) -> LoggedHandover:
+    """The MLflow calls of :func:`log_handover` (the caller maps their errors)."""
+    import mlflow
+    from mlflow import MlflowClient
+    from mlflow.entities import LoggedModelStatus
+    from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM
+
+    mlflow.set_tracking_uri(tracking_uri)
+    client = MlflowClient(tracking_uri=tracking_uri)
+    exp_name = experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or name
+    exp = mlflow.set_experiment(exp_name)
+    with mlflow.start_run(experiment_id=exp.experiment_id, run_name=f"handover-{name}") as run:
+        run_id = run.info.run_id
+        if params:
+            mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
+        if metrics:
+            mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
+        all_tags = {"handover.verified": "not-run", **(tags or {})}
+        mlflow.set_tags(all_tags)
+        logged = mlflow.initialize_logged_model(name="model", source_run_id=run_id, tags=all_tags)
+        client.log_model_artifacts(logged.model_id, str(artifact_path))
+        mlflow.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
+        mlflow.log_text(json.dumps({"model_id": logged.model_id}), "handover_model.json")
+    MLFLOW_LOGGING_STREAM.enabled = False  # register_model prints through it
+    version = mlflow.register_model(f"models:/{logged.model_id}", name, tags=all_tags)
     return LoggedHandover(
         tracking_uri, exp.experiment_id, run_id, logged.model_id, name, str(version.version)
     )
@@ -236,6 +276,8 @@ def record_verification(model_uri: str, status: str, report: dict[str, Any]) -> 
             "handover.verified_at": str(report.get("verified_at", "")),
             "handover.env_digest": str(report.get("env_digest") or ""),
         }
+        if report.get("profile"):  # measured by verify in the clean environment
+            tags[RESOURCES_TAG] = json.dumps(report["profile"], sort_keys=True)[:4000]
         for key, value in tags.items():
             client.set_tag(target.run_id, key, value)
             if target.name and target.version:
@@ -276,6 +318,29 @@ def verification_state(model_uri: str) -> tuple[ModelTarget, str]:
             f"cannot read the verification state of {model_uri} ({type(exc).__name__}: {exc})"
         ) from exc
     return target, str(state or "not-run")
+
+
+def verification_resources(model_uri: str) -> dict[str, Any] | None:
+    """The resource profile that the latest verify of ``model_uri`` measured in the clean
+    environment (the tag ``handover.resources`` of its version, else of its run), if any."""
+    from mlflow import MlflowClient
+
+    try:
+        client = MlflowClient()
+        target = _model_target(client, model_uri)
+        raw = None
+        if target.name and target.version:
+            raw = client.get_model_version(target.name, target.version).tags.get(RESOURCES_TAG)
+        if raw is None:
+            raw = client.get_run(target.run_id).data.tags.get(RESOURCES_TAG)
+        profile = json.loads(raw) if raw else None
+    except TrackingError:
+        raise
+    except Exception as exc:
+        raise TrackingError(
+            f"cannot read the resource profile of {model_uri} ({type(exc).__name__}: {exc})"
+        ) from exc
+    return profile if isinstance(profile, dict) else None
 
 
 def set_alias(name: str, alias: str, version: str) -> None:

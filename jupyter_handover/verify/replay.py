@@ -3,6 +3,9 @@
 The driver imports only the artifact's own ``runtime`` (``<artifact>/handover`` first on
 ``sys.path``), loads the artifact, predicts ``examples.json`` and writes the outputs, or the
 stage and error that stopped it, as JSON to a file (the exported code may print to stdout).
+Before the replay it takes the artifact's resource profile (``runtime.server.profile``: peak
+memory, load time, predict latencies) in that same fresh interpreter of the clean environment,
+the honest place for it (a failed measurement is recorded, never fails the replay).
 """
 
 from __future__ import annotations
@@ -35,6 +38,11 @@ result = {
     "executable": sys.executable,
     "jupyter_handover_importable": importlib.util.find_spec("jupyter_handover") is not None,
 }
+try:  # the resource profile, first: this is a fresh interpreter, as a server process is
+    from runtime.server.profile import measure
+    result["profile"] = measure(handover_dir, seconds=0.5)
+except BaseException as exc:
+    result["profile"] = {"error": f"{type(exc).__name__}: {exc}"[:500]}
 stage = "import"
 try:
     from runtime.loader import load, to_jsonable
@@ -82,7 +90,8 @@ def _child_env(env_var_names: list[str]) -> dict[str, str]:
 
 def replay(python: Path, handover: Path, env_var_names: list[str]) -> dict[str, Any]:
     """Run the driver with ``python -I`` in a temporary cwd; return what it wrote
-    (``python``, ``executable``, ``jupyter_handover_importable``, ``outputs`` or ``error``).
+    (``python``, ``executable``, ``jupyter_handover_importable``, ``profile``, and
+    ``outputs`` or ``error``).
 
     Raises :class:`ReplayError` when the process times out or dies without a result.
     """

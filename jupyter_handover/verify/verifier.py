@@ -40,7 +40,8 @@ class VerifyReport:
 
     ``passed`` is true only when the manifest holds, the environment builds and every replayed
     output matches. ``mismatches`` lists ``{row, expected, got}``; ``problems`` says in words
-    what failed; ``seconds`` has one entry per step and ``total``.
+    what failed; ``seconds`` has one entry per step and ``total``; ``profile`` is the
+    resource profile measured in the clean environment (or its ``error``).
     """
 
     model_ref: str
@@ -60,6 +61,7 @@ class VerifyReport:
     isolation: dict[str, Any] = field(default_factory=dict)
     recorded: dict[str, Any] = field(default_factory=dict)
     verified_at: str = ""
+    profile: dict[str, Any] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -87,6 +89,7 @@ class VerifyReport:
             "isolation": self.isolation,
             "recorded": self.recorded,
             "verified_at": self.verified_at,
+            "profile": self.profile,
         }
 
 
@@ -268,6 +271,7 @@ def verify_artifact(
             "executable": result.get("executable"),
             "jupyter_handover_importable": result.get("jupyter_handover_importable"),
         }
+        report.profile = dict(result.get("profile") or {})
         lap("replay")
         if result.get("python") != report.python:
             raise _Failed(

@@ -102,6 +102,22 @@ def _verified(model: str, meta: dict[str, Any]) -> str:
     return str(meta.get("verified", "not-run"))
 
 
+def _resources(model: str, meta: dict[str, Any]) -> str:
+    """The resource profile in words: what the latest verify measured (MLflow tags), else
+    what an older artifact measured when it was packaged."""
+    from jupyter_handover.artifact.profile import profile_text
+
+    profile = (meta.get("resources") or {}).get("profile")
+    if str(model).startswith(("models:/", "runs:/")):
+        try:
+            from jupyter_handover.registry.tracking import verification_resources
+
+            profile = verification_resources(str(model)) or profile
+        except Exception as exc:  # inspect still shows everything else
+            return f"unknown ({exc})"
+    return profile_text(profile)
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     from jupyter_handover.artifact.build import load_artifact
     from jupyter_handover.interfaces import display as ui
@@ -132,6 +148,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print(f"python:    {meta['python']}")
     print(f"lock:      {'hashed' if lock.get('hashes') else 'NO HASHES'} ({lock.get('tool')})")
     print(f"verified:  {_verified(args.model, meta)}")
+    print(f"resources: {_resources(args.model, meta)}")
     print("requirements:")
     for name, version in sorted(art.environment.get("used", {}).items()):
         print(f"  {name}=={version}")

@@ -101,6 +101,10 @@ def summary_text(report: VerifyReport) -> str:
     if len(report.mismatches) > 50:
         lines.append(f"  ... and {len(report.mismatches) - 50} more rows")
     lines.append("seconds: " + ", ".join(f"{k} {v:.1f}" for k, v in report.seconds.items()))
+    if report.profile:
+        from jupyter_handover.artifact.profile import profile_text
+
+        lines.append(f"resources (clean environment): {profile_text(report.profile)}")
     if report.recorded.get("run_id"):
         lines.append(f"recorded on MLflow run {report.recorded['run_id']} ({report.status})")
     elif report.recorded.get("error"):
