@@ -28,6 +28,9 @@ __all__ = [
     "golden_outputs",
     "load_model",
     "check_chunk",
+    "empty_template",
+    "executor_report",
+    "numbers_back",
     "partition_scorer",
     "score_chunk",
     "supports_proba",
@@ -39,6 +42,8 @@ PROBA_PREFIX = "proba_"
 REJECT_COLUMN = "_violations"
 #: One model per artifact folder and Python process (a Spark worker is reused across tasks).
 _CACHE_MODULE = "_jupyter_handover_batch_models"
+#: The artifact's archive shipped to executors with ``SparkContext.addArchive``.
+ARCHIVE_NAME = "handover_model.tar.gz"
 _ROW_TEXT = re.compile(r" in row \d+")
 
 #: (output frame, rejects frame, rejected rows per column, warnings per column)
@@ -169,14 +174,35 @@ def golden_outputs(model: Any, proba: bool) -> tuple[list[Any], pd.DataFrame]:
     return outputs, _predict(model, frame, proba).iloc[:0]
 
 
-def partition_scorer(handover_dir: str, proba: bool, template: pd.DataFrame) -> Any:
+def numbers_back(frame: pd.DataFrame, contract: Any) -> pd.DataFrame:
+    """CSV carries no types: a numeric contract column read as text (because a few cells
+    are not numbers) gets its numeric cells back, so only the bad cells are rejected."""
+    for spec in contract.columns:
+        column = frame[spec.name]
+        if spec.kind not in ("integer", "float") or pd.api.types.is_numeric_dtype(column.dtype):
+            continue
+        numbers = pd.to_numeric(column, errors="coerce")
+        frame[spec.name] = numbers.astype(object).where(numbers.notna(), column.astype(object))
+    return frame
+
+
+def empty_template(dtypes: dict[str, str]) -> pd.DataFrame:
+    """An empty frame of the prediction columns (dtypes travel as text, not pickles)."""
+    return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
+
+
+def partition_scorer(handover_dir: str, proba: bool, dtypes: dict[str, str], text: bool) -> Any:
     """The ``mapInPandas`` function of the Spark engine: every input column, the prediction
-    columns (null for rejected rows) and :data:`REJECT_COLUMN` (null for scored rows)."""
+    columns (null for rejected rows) and :data:`REJECT_COLUMN` (null for scored rows).
+    ``text``: the input came from CSV (see :func:`numbers_back`)."""
 
     def score(batches: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         model = load_model(_locate(handover_dir))
+        template = empty_template(dtypes)
         for batch in batches:
             inputs = batch[model.contract.column_names]
+            if text:
+                inputs = numbers_back(inputs.copy(), model.contract)
             bad, reasons, _, _ = check_chunk(model.contract, inputs)
             good = np.flatnonzero(~bad)
             scored = _score_good(model, inputs, good, proba, template).reset_index(drop=True)
@@ -186,9 +212,48 @@ def partition_scorer(handover_dir: str, proba: bool, template: pd.DataFrame) -> 
                 rejects = batch.iloc[np.flatnonzero(bad)].reset_index(drop=True)
                 rejects[REJECT_COLUMN] = reasons
                 out = pd.concat([out, rejects], ignore_index=True)
-            yield out
+            yield _numpy_backed(out)
 
     return score
+
+
+def _numpy_backed(frame: pd.DataFrame) -> pd.DataFrame:
+    """Arrow-backed text columns (pandas 3's ``str``) as objects: PySpark 4.3 turns a
+    pandas frame into Arrow arrays column by column and fails on chunked arrays."""
+    for name, dtype in frame.dtypes.items():
+        if isinstance(dtype, (pd.StringDtype, pd.ArrowDtype)):
+            frame[name] = frame[name].astype(object).where(frame[name].notna(), None)
+    return frame
+
+
+def executor_report(handover_dir: str, proba: bool, packages: Sequence[str]) -> Any:
+    """The ``mapInPandas`` function run on one partition before a Spark job: this Python's
+    version, the installed versions of ``packages``, and the golden examples predicted here
+    (or the error that stopped it), as one JSON string."""
+
+    def report(batches: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
+        import platform
+        import traceback
+        from importlib import metadata
+
+        for _ in batches:
+            pass
+        result: dict[str, Any] = {"python": platform.python_version(), "versions": {}}
+        for name in packages:
+            try:
+                result["versions"][name] = metadata.version(name)
+            except metadata.PackageNotFoundError:
+                result["versions"][name] = None
+        try:
+            model = load_model(_locate(handover_dir))
+            outputs, template = golden_outputs(model, proba)
+            result["outputs"] = outputs
+            result["dtypes"] = {str(c): str(t) for c, t in template.dtypes.items()}
+        except Exception as exc:
+            result["error"] = f"{type(exc).__name__}: {exc}\n{traceback.format_exc()[-3000:]}"
+        yield pd.DataFrame({"report": [json.dumps(result, default=repr)]})
+
+    return report
 
 
 def _locate(handover_dir: str) -> str:
@@ -200,4 +265,4 @@ def _locate(handover_dir: str) -> str:
         return handover_dir
     from pyspark import SparkFiles
 
-    return os.path.join(SparkFiles.get("handover_model"), "handover")
+    return os.path.join(SparkFiles.get(ARCHIVE_NAME), "handover")

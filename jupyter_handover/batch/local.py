@@ -61,20 +61,6 @@ def load_checked(folder: Path, proba: bool) -> tuple[Any, Any]:
     return model, template
 
 
-def _numbers_back(frame: Any, contract: Any) -> Any:
-    """CSV carries no types: a numeric contract column that pandas read as text (a few
-    cells are not numbers) gets its numeric cells back, so only the bad cells are rejected."""
-    import pandas as pd
-
-    for spec in contract.columns:
-        column = frame[spec.name]
-        if spec.kind not in ("integer", "float") or pd.api.types.is_numeric_dtype(column.dtype):
-            continue
-        numbers = pd.to_numeric(column, errors="coerce")
-        frame[spec.name] = numbers.astype(object).where(numbers.notna(), column.astype(object))
-    return frame
-
-
 def _progress(total: int | None, enabled: bool) -> tuple[Callable[[int], Any], Callable[[], Any]]:
     """(advance by n rows, close): a tqdm bar on stderr when tqdm is installed, else a
     plain line per chunk."""
@@ -128,7 +114,7 @@ def score_local(
         parts = rejects_parts = 0
         for frame in source.chunks(chunk_rows):
             if source.format == "csv":
-                frame = _numbers_back(frame, model.contract)
+                frame = chunk.numbers_back(frame, model.contract)
             out, rejects, rejected, warned = chunk.score_chunk(model, frame, keep, proba, template)
             if len(out) or parts == 0:
                 write_part(out, staging, parts, fmt)
