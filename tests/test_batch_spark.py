@@ -128,18 +128,43 @@ def test_no_java_says_why(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     assert 'is version "1.8' in str(java_problem())
 
 
+def _udf_predictions(built: tuple[Path, dict[str, Any]], spark: Any, frame: pd.DataFrame) -> Any:
+    import mlflow.pyfunc
+
+    artifact, _ = built
+    df = spark.createDataFrame(frame.astype({"calls": "int64", "tenure": "Int64"}))
+    udf = mlflow.pyfunc.spark_udf(spark, str(artifact), env_manager="local", result_type="long")
+    columns = [c for c in frame.columns if c != "id"]
+    return df.withColumn("p", udf(*columns)).select("id", "p").toPandas().sort_values("id")
+
+
+def _valid_rows(namespace: dict[str, Any], n: int) -> pd.DataFrame:
+    frame = scoring_frame(namespace, n)
+    return frame[~frame["id"].isin(expected_reasons(frame))]
+
+
 def test_mlflow_spark_udf_on_our_artifact(built: tuple[Path, dict[str, Any]], spark: Any) -> None:
     """MLflow users' route: ``spark_udf`` with env_manager="local" (the session's executors
     already run the artifact's environment) gives the in-process predictions."""
-    import mlflow.pyfunc
-
     artifact, namespace = built
-    frame = scoring_frame(namespace, 300)
-    frame = frame[~frame["id"].isin(expected_reasons(frame))]
-    df = spark.createDataFrame(frame.astype({"tenure": "float64"}))
-    udf = mlflow.pyfunc.spark_udf(spark, str(artifact), env_manager="local", result_type="long")
-    columns = [c for c in frame.columns if c != "id"]
-    got = df.withColumn("p", udf(*columns)).select("id", "p").toPandas().sort_values("id")
+    frame = _valid_rows(namespace, 300)
+    frame = frame[frame["tenure"].notna()]
+    got = _udf_predictions(built, spark, frame)
     reference = in_process(namespace, artifact, frame)
     assert got["p"].tolist() == reference.loc[got["id"]].tolist()
-    assert isinstance(got, pd.DataFrame)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="MLflow enforces the signature before our loader: a nullable integer column with "
+    "nulls arrives as float64 and the signature's `long` refuses it. Fix proposed (outside "
+    "batch): declare nullable integer columns as double in to_mlflow_signature; the "
+    "loader's contract coerces them back to Int64.",
+)
+def test_mlflow_spark_udf_nullable_integer_with_nulls(
+    built: tuple[Path, dict[str, Any]], spark: Any
+) -> None:
+    artifact, namespace = built
+    frame = _valid_rows(namespace, 300)
+    got = _udf_predictions(built, spark, frame)
+    assert got["p"].tolist() == in_process(namespace, artifact, frame).loc[got["id"]].tolist()
