@@ -18,9 +18,9 @@ LABEXT := jupyter_handover/labextension/package.json
 FRONTEND_SRC := package.json yarn.lock .yarnrc.yml tsconfig.json \
 	$(filter-out js/__tests__/%,$(wildcard js/*.ts js/*.tsx js/*/*.ts js/*/*.tsx style/* schema/*.json))
 
-.PHONY: install chromium lint test demo clean
+.PHONY: install chromium java lint test demo clean
 
-install: $(STAMP) chromium
+install: $(STAMP) chromium java
 
 # The venv itself; uv ends up inside it either way.
 $(PY):
@@ -57,6 +57,16 @@ chromium:
 			apt-get update && apt-get install -y chromium; \
 		else \
 			echo "$(CHROMIUM) is missing and this is not root: run 'sudo apt-get install -y chromium'; the browser tests are skipped until then" >&2; \
+		fi; \
+	fi
+
+# Java 17 for PySpark 4 (the batch engine's tests), installed like chromium.
+java:
+	@if ! command -v java >/dev/null 2>&1; then \
+		if [ "$$(id -u)" = 0 ]; then \
+			apt-get update && apt-get install -y openjdk-17-jre-headless; \
+		else \
+			echo "java is missing and this is not root: run 'sudo apt-get install -y openjdk-17-jre-headless'; the Spark tests fail until then" >&2; \
 		fi; \
 	fi
 

@@ -62,3 +62,8 @@ class TrackingError(HandoverError):
 
 class VerificationError(HandoverError):
     """The clean-environment replay could not run or did not match."""
+
+
+class BatchError(HandoverUsageError):
+    """A batch job cannot run: unreadable INPUT, a schema without a contract column, an
+    existing OUTPUT, a Spark session that cannot start, executors that differ from the lock."""

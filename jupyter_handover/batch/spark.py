@@ -1,0 +1,278 @@
+"""The Spark engine: ``mapInPandas`` over the artifact's contract and model.
+
+:func:`score_spark` takes a Spark DataFrame and returns one (for users inside a Spark
+session); :func:`score_spark_files` is ``jupyter handover batch --engine spark``: it starts
+the session with the executors' environment, scores, and writes OUTPUT and ``_rejects``.
+Before any job, one partition replays the golden examples on an executor (which also
+reports its Python and package versions); the job stops when they differ.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from jupyter_handover.batch import chunk
+from jupyter_handover.batch.environment import (
+    executor_python,
+    is_local_master,
+    lock_pins,
+    pack,
+    version_differences,
+)
+from jupyter_handover.batch.io import REJECTS_DIR, check_columns, open_input, staged_output
+from jupyter_handover.batch.local import handover_dir
+from jupyter_handover.batch.summary import BatchSummary
+from jupyter_handover.errors import BatchError
+
+__all__ = ["java_problem", "score_spark", "score_spark_files", "start_session"]
+
+_SPARK_TYPES = {"int64": "bigint", "int32": "int", "float64": "double", "float32": "float"}
+
+
+def java_problem() -> str | None:
+    """Why Spark cannot start for want of Java (missing, older than 17), else None."""
+    home = os.environ.get("JAVA_HOME")
+    java = str(Path(home) / "bin" / "java") if home else shutil.which("java")
+    fix = "install it (apt-get install -y openjdk-17-jre-headless, or make java) or set JAVA_HOME"
+    if not java or not Path(java).exists():
+        return f"Spark 4 needs Java 17 or newer and no java was found (JAVA_HOME, PATH): {fix}"
+    try:
+        out = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return f"{java} -version failed ({exc}): {fix}"
+    found = re.search(r'version "(\d+)(?:\.(\d+))?', out.stderr + out.stdout)
+    major = int(found.group(1)) if found else 0
+    if major == 1 and found and found.group(2):  # "1.8.0" is Java 8
+        major = int(found.group(2))
+    if major < 17:
+        shown = found.group(0) if found else (out.stderr or out.stdout).strip()[:200]
+        return f"Spark 4 needs Java 17 or newer; {java} is {shown}: {fix}"
+    return None
+
+
+def start_session(master: str, python: Path | None = None, archive: Path | None = None) -> Any:
+    """A SparkSession on ``master`` whose executors run ``python`` (local masters) or the
+    packed ``archive`` (``./environment/bin/python``); :class:`BatchError` saying why not."""
+    problem = java_problem()
+    if problem:
+        raise BatchError(problem)
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError as exc:
+        raise BatchError("pyspark is not installed: pip install pyspark==4.3.0") from exc
+    builder = SparkSession.builder.master(master).appName("jupyter-handover-batch")
+    builder = builder.config("spark.ui.showConsoleProgress", "true")
+    builder = builder.config("spark.sql.execution.arrow.pyspark.enabled", "true")
+    # PySpark takes the workers' Python from PYSPARK_PYTHON when the context starts (the
+    # spark.pyspark.python setting reaches only spark-submit): set it as PySpark documents.
+    if archive is not None:
+        builder = builder.config("spark.archives", f"{archive}#environment")
+        os.environ["PYSPARK_PYTHON"] = "./environment/bin/python"
+    elif python is not None:
+        os.environ["PYSPARK_PYTHON"] = str(python)
+    try:
+        return builder.getOrCreate()
+    except Exception as exc:
+        raise BatchError(f"the Spark session on {master} could not start: {exc}") from exc
+
+
+def _register_by_value() -> None:
+    """Executors never import jupyter_handover: the chunk module travels pickled by value."""
+    from pyspark import cloudpickle
+
+    cloudpickle.register_pickle_by_value(chunk)
+
+
+def _ship_artifact(spark: Any, folder: Path) -> None:
+    """Copy the artifact to the executors unless they share this file system."""
+    if is_local_master(spark.sparkContext.master):
+        return
+    staging = Path(tempfile.mkdtemp(prefix="handover-batch-"))
+    archive = staging / chunk.ARCHIVE_NAME
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(folder.parent, arcname=".")
+    spark.sparkContext.addArchive(str(archive))
+
+
+def _replay_on_executor(spark: Any, folder: Path, proba: bool) -> dict[str, str]:
+    """Golden examples and package versions from one executor; the prediction dtypes."""
+    from jupyter_handover.verify.verifier import compare_outputs
+
+    pins = lock_pins((folder / "requirements.lock").read_text())
+    one = spark.range(1, numPartitions=1)
+    rows = one.mapInPandas(
+        chunk.executor_report(str(folder), proba, sorted(pins)), "report string"
+    ).collect()
+    report = json.loads(rows[0]["report"])
+    differences = version_differences(pins, report["versions"])
+    if differences:
+        raise BatchError(
+            "the executors' Python differs from the artifact's requirements.lock:\n  "
+            + "\n  ".join(differences)
+            + "\nuse --env lock (the default) to ship the locked environment, or install these"
+        )
+    if "error" in report:
+        raise BatchError(f"the golden examples failed on an executor: {report['error']}")
+    expected = json.loads((folder / "examples.json").read_text())["outputs"]
+    differ = compare_outputs(expected, report["outputs"])
+    if differ:
+        first = differ[0]
+        raise BatchError(
+            f"{len(differ)} golden example(s) predict differently on the executors (Python "
+            f"{report['python']}), e.g. row {first['row']}: expected {first['expected']!r}, got "
+            f"{first['got']!r}: the job was not started"
+        )
+    dtypes: dict[str, str] = report["dtypes"]
+    return dtypes
+
+
+def _spark_type(dtype: str) -> str:
+    if dtype.lower().startswith(("int", "uint")):
+        return _SPARK_TYPES.get(dtype.lower(), "bigint")
+    if dtype.lower().startswith("float"):
+        return _SPARK_TYPES.get(dtype.lower(), "double")
+    return "boolean" if dtype in ("bool", "boolean") else "string"
+
+
+def score_spark(
+    df: Any, model_ref: str | Path, *, proba: bool = False, text_input: bool = False
+) -> Any:
+    """``df`` scored by the artifact: every column of ``df``, ``prediction`` (and
+    ``proba_<class>``), and ``_violations``: null for scored rows; for rows that break the
+    contract, their violations (their predictions are null: they were never scored).
+
+    The contract is the runtime server's validator, applied per Arrow batch on the
+    executors; the model is loaded once per executor Python process. Before returning,
+    one partition replays the golden examples on an executor and checks its package
+    versions against the lock: :class:`BatchError` when either differs. The executors must
+    run the artifact's environment (see ``jupyter handover batch --engine spark``).
+    """
+    from pyspark.sql.types import StructType
+
+    folder = handover_dir(model_ref)
+    contract = json.loads((folder / "contract.json").read_text())
+    names = [c["name"] for c in contract["columns"]]
+    check_columns(df.columns, names, (), "the DataFrame")
+    spark = df.sparkSession
+    _register_by_value()
+    _ship_artifact(spark, folder)
+    dtypes = _replay_on_executor(spark, folder, proba)
+    schema: Any = StructType.fromDDL(
+        ", ".join(f"`{n}` {_spark_type(t)}" for n, t in dtypes.items())
+        + f", `{chunk.REJECT_COLUMN}` string"
+    )
+    out_schema = StructType(list(df.schema.fields) + list(schema.fields))
+    return df.mapInPandas(
+        chunk.partition_scorer(str(folder), proba, dtypes, text_input), out_schema
+    )
+
+
+def _rejected_by_column(rejects: Any) -> dict[str, int]:
+    from pyspark.sql import functions as F
+
+    named = F.array_distinct(
+        F.regexp_extract_all(F.col(chunk.REJECT_COLUMN), F.lit(r'column "([^"]+)"'), F.lit(1))
+    )
+    counts = rejects.select(F.explode(named).alias("column")).groupBy("column").count()
+    return {row["column"]: int(row["count"]) for row in counts.collect()}
+
+
+def _environment(
+    folder: Path, master: str, env: str, say: Callable[[str], None]
+) -> tuple[Path | None, Path | None]:
+    """(python, archive) for :func:`start_session`."""
+    if env == "local":
+        say("--env local: the executors' own Python, checked against requirements.lock")
+        return None, None
+    venv = executor_python(folder, say=say)
+    python = venv / "bin" / "python"
+    if is_local_master(master):
+        say(f"{master}: the executors use the cached locked environment directly ({python})")
+        return python, None
+    archive = pack(venv)
+    say(f"shipping {archive} as spark.archives=...#environment (./environment/bin/python)")
+    return None, archive
+
+
+def score_spark_files(
+    model_ref: str | Path,
+    input_path: str | Path,
+    output: str | Path,
+    *,
+    master: str = "local[*]",
+    env: str = "lock",
+    keep: Sequence[str] = (),
+    proba: bool = False,
+    overwrite: bool = False,
+    output_format: str | None = None,
+    spark: Any = None,
+) -> BatchSummary:
+    """``jupyter handover batch --engine spark``: INPUT scored on Spark into OUTPUT, rows
+    that break the contract in ``OUTPUT/_rejects/``. ``env="lock"`` runs the executors in
+    the artifact's locked environment (built once), ``"local"`` checks theirs against the
+    lock. ``spark``: an existing session to use instead of starting one."""
+    start = time.perf_counter()
+    folder = handover_dir(model_ref)
+    source = open_input(input_path)
+    names = [c["name"] for c in json.loads((folder / "contract.json").read_text())["columns"]]
+    check_columns(source.columns, names, keep, str(source.path))
+    fmt = output_format or source.format
+    summary = BatchSummary(f"spark ({master})", str(Path(output).expanduser().resolve()))
+    with staged_output(output, overwrite) as staging:
+        own = spark is None
+        if own:
+            python, archive = _environment(folder, master, env, summary.notes.append)
+            spark = start_session(master, python, archive)
+        try:
+            _write(spark, folder, source, staging, keep, proba, fmt, summary)
+        finally:
+            if own:
+                spark.stop()
+    summary.seconds = time.perf_counter() - start
+    return summary
+
+
+def _write(
+    spark: Any,
+    folder: Path,
+    source: Any,
+    staging: Path,
+    keep: Sequence[str],
+    proba: bool,
+    fmt: str,
+    summary: BatchSummary,
+) -> None:
+    from pyspark import StorageLevel
+    from pyspark.sql import functions as F
+
+    paths = [str(f) for f in source.files]
+    if source.format == "parquet":
+        df = spark.read.parquet(*paths)
+    else:
+        df = spark.read.csv(paths, header=True, inferSchema=True)
+    scored = score_spark(df, folder.parent, proba=proba, text_input=source.format == "csv")
+    scored = scored.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
+        outputs = [c for c in scored.columns if c not in df.columns and c != chunk.REJECT_COLUMN]
+        good = scored.filter(F.col(chunk.REJECT_COLUMN).isNull()).select(*keep, *outputs)
+        bad = scored.filter(F.col(chunk.REJECT_COLUMN).isNotNull()).select(
+            *df.columns, chunk.REJECT_COLUMN
+        )
+        options = {"header": "true"} if fmt == "csv" else {}
+        good.write.format(fmt).options(**options).save(str(staging))
+        bad.write.format(fmt).options(**options).save(str(staging / REJECTS_DIR))
+        summary.rows_scored = good.count()
+        summary.rows_rejected = bad.count()
+        summary.rejected_by_column = _rejected_by_column(bad)
+    finally:
+        scored.unpersist()
