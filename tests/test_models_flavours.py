@@ -1,7 +1,7 @@
 """Models beyond scikit-learn: each is recognised, saved in its format, loaded and predicts.
 
 Models are trained in memory on small frames and packaged with ``build_artifact`` on an
-in-memory notebook. The ``clean venv`` tests verify one artifact per library in a clean
+in-memory notebook. The ``e2e`` tests verify one artifact per library in a clean
 virtualenv built from its lock and load it there with ``mlflow.pyfunc.load_model``.
 """
 
@@ -28,7 +28,7 @@ from jupyter_handover.runtime.loader import HandoverModel
 @pytest.fixture(autouse=True)
 def _no_profile(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
     """The resource profile starts a fresh process per build; the clean-venv tests keep it."""
-    if "clean_venv" not in request.keywords:
+    if "e2e" not in request.keywords:
         import jupyter_handover.artifact.profile as profile
 
         monkeypatch.setattr(profile, "measure_resources", lambda _hdir: {})
@@ -362,3 +362,68 @@ def test_notebook_function_in_a_function_transformer_names_its_cell(tmp_path: Pa
     with pytest.raises(ModelNotPicklableError, match=r"clip.*cell #1") as info:
         _package(ns["model"], ns["X"], tmp_path, nb)
     assert info.value.details == {"cell_to_tag": 0, "execution_count": 1, "name": "clip"}
+
+
+# -- clean virtualenv: verify and mlflow.pyfunc.load_model from the lock alone -----------
+
+
+@pytest.fixture(scope="module")
+def env_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("env-cache")
+
+
+def _xgb_booster() -> tuple[Any, pd.DataFrame]:
+    import xgboost as xgb
+
+    x, y = _frame()
+    return xgb.train({"objective": "binary:logistic"}, xgb.DMatrix(x.to_numpy(), label=y), 4), x
+
+
+def _lgb_booster() -> tuple[Any, pd.DataFrame]:
+    import lightgbm as lgb
+
+    x, y = _frame()
+    return lgb.train({"objective": "binary", "verbose": -1}, lgb.Dataset(x, label=y), 5), x
+
+
+def _catboost() -> tuple[Any, pd.DataFrame]:
+    import catboost as cb
+
+    x, y = _frame()
+    x["city"] = np.where(x["c"] > 0.5, "paris", "lyon")
+    return cb.CatBoostClassifier(iterations=10, verbose=0, cat_features=["city"]).fit(x, y), x
+
+
+def _statsmodels() -> tuple[Any, pd.DataFrame]:
+    import statsmodels.formula.api as smf
+
+    data = _food()
+    return smf.ols("foodexp ~ np.log(income) + C(region)", data).fit(), data
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("make", [_xgb_booster, _lgb_booster, _catboost, _statsmodels])
+def test_verifies_and_loads_in_a_clean_venv(make: Any, tmp_path: Path, env_cache: Path) -> None:
+    from jupyter_handover.verify.venv import venv_python
+    from jupyter_handover.verify.verifier import verify_artifact
+
+    model, train = make()
+    report = _package(model, train, tmp_path, name=make.__name__.strip("_"))
+    verified = verify_artifact(report.path, cache_dir=env_cache)
+    assert verified.passed, (verified.problems, verified.mismatches)
+    python = venv_python(env_cache / str(verified.env_digest))
+    code = (
+        "import json, sys, numpy as np, pandas as pd, mlflow\n"
+        "m = mlflow.pyfunc.load_model(sys.argv[1])\n"
+        "ex = json.load(open(sys.argv[1] + '/handover/examples.json'))\n"
+        "df = pd.DataFrame(ex['inputs']['data'], columns=ex['inputs']['columns'])\n"
+        "out = np.asarray(m.predict(df), dtype=float)\n"
+        "assert np.allclose(out, np.asarray(ex['outputs'], dtype=float))\n"
+    )
+    proc = subprocess.run(
+        [str(python), "-I", "-c", code, str(report.path)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
