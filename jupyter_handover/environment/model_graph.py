@@ -173,6 +173,23 @@ def _slots(cls: type) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _arrow_backed(obj: object) -> bool:
+    """A pandas frame, series or index holding pyarrow-backed data or labels (pandas 3's
+    ``str`` dtype, ``ArrowDtype``): its pickle needs pyarrow to load."""
+    dtypes: list[object] = []
+    for attr in ("dtypes", "dtype"):
+        value = getattr(obj, attr, None)
+        if value is not None and attr == "dtypes" and hasattr(value, "tolist"):
+            dtypes.extend(value.tolist())
+        elif value is not None and attr == "dtype":
+            dtypes.append(value)
+    for axis in ("index", "columns"):
+        dtypes.append(getattr(getattr(obj, axis, None), "dtype", None))
+    return any(
+        getattr(d, "storage", None) == "pyarrow" or type(d).__name__ == "ArrowDtype" for d in dtypes
+    )
+
+
 def walk_model(model: object) -> ModelWalk:
     """Walk ``model``'s object graph and record the module of every class and function met.
 
@@ -206,6 +223,8 @@ def walk_model(model: object) -> ModelWalk:
         _record_class(walk, cls)
         top = (getattr(cls, "__module__", "") or "").split(".")[0]
         if top in _LEAF_LIBRARIES and not isinstance(obj, (dict, list, tuple)):
+            if top == "pandas" and _arrow_backed(obj):
+                walk.modules.add("pyarrow")  # unpickling the frame imports pyarrow
             continue
         if depth >= MAX_DEPTH:
             walk.truncated = True
