@@ -29,6 +29,7 @@ from jupyter_handover.artifact.files import (
 from jupyter_handover.artifact.files import (
     _git_commit,
     _lock,
+    _read_notebook,
     _split_payload,
     _swap_into_place,
     _write_json,
@@ -42,6 +43,7 @@ from jupyter_handover.artifact.loading import load_artifact as load_artifact
 from jupyter_handover.artifact.model_io import (
     check_notebook_code,
     contract_frame,
+    inference_summary,
     packaged_model,
     save_model,
 )
@@ -101,21 +103,6 @@ def _examples_frame(frame: pd.DataFrame, k: int) -> pd.DataFrame:
     return pd.concat([with_nulls, rest]).sort_index()
 
 
-def _read_notebook(notebook: str | Path | nbformat.NotebookNode) -> tuple[Any, Path | None, str]:
-    if isinstance(notebook, (str, Path)):
-        path = Path(notebook).resolve()
-        if not path.is_file():
-            raise ArtifactError(f"notebook {path} does not exist: save the notebook first")
-        raw = path.read_bytes()
-        return (
-            nbformat.reads(raw.decode("utf-8"), as_version=4),
-            path,
-            hashlib.sha256(raw).hexdigest(),
-        )
-    raw = nbformat.writes(notebook).encode("utf-8")
-    return notebook, None, hashlib.sha256(raw).hexdigest()
-
-
 def _export(nb: Any, tag: str, nb_path: Path | None) -> ExportResult:
     """The tagged cells as ``inference.py``. No tagged cell is a normal case: inference is
     then the model's own ``predict``."""
@@ -128,21 +115,6 @@ def _export(nb: Any, tag: str, nb_path: Path | None) -> ExportResult:
         )
     export.problems = []
     return export
-
-
-def inference_summary(model: Any, export: ExportResult, tag: str = "handover") -> str:
-    """One line: how the artifact predicts."""
-    name = type(model).__name__
-    if "predict" in export.hooks:
-        return f"inference: the tagged predict(model, df) hook on {name}"
-    if not export.cells:
-        proba = " (predict_proba for ?proba=true)" if hasattr(model, "predict_proba") else ""
-        return (
-            f"inference: {name}.predict{proba}, no tagged cells; to ship extra code "
-            f'(preprocess, postprocess, helpers) tag its cell "{tag}"'
-        )
-    hooks = sorted(export.hooks)
-    return f"inference: {name}.predict" + (f" with the tagged {', '.join(hooks)}" if hooks else "")
 
 
 class _Timer:
@@ -233,12 +205,7 @@ def build_artifact_report(
         requirements, env, env_dict, env_names = _environment_step(b, extra_requirements)
         timer.lap("environment")
         timer.say("lock")
-        lock_text, lock_hashes, lock_message, lock_tool = _lock(
-            requirements, env.packages, env.python, lock
-        )
-        (b.hdir / "requirements.lock").write_text(lock_text)
-        env_dict["lock"] = {"hashes": lock_hashes, "tool": lock_tool, "message": lock_message}
-        _write_json(b.hdir / "environment.json", env_dict)
+        lock_text, lock_hashes, lock_message = _lock_step(b, requirements, env, env_dict, lock)
         timer.lap("lock")
         sample, profile = _examples_step(b, examples, notebook_predict, timer)
         meta = _metadata(b, metrics, params, profile, lock_hashes, lock_text)
@@ -254,12 +221,19 @@ def build_artifact_report(
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    report = BuildReport(
-        final, b.name, b.export, b.contract, requirements, lock_hashes, lock_message
+    return BuildReport(
+        final,
+        b.name,
+        b.export,
+        b.contract,
+        requirements,
+        lock_hashes,
+        lock_message,
+        timer.seconds,
+        b.packaged,
+        inference_summary(b.model, b.export, tag),
+        b.model_file,
     )
-    report.seconds, report.packaged, report.model_file = timer.seconds, b.packaged, b.model_file
-    report.inference = inference_summary(b.model, b.export, tag)
-    return report
 
 
 def _prepare(
@@ -320,6 +294,16 @@ def _environment_step(
     req_in = "".join(f"{k}=={v}\n" for k, v in sorted(requirements.items()))
     (b.hdir / "requirements.in").write_text(req_in)
     return requirements, env, env_dict, env_names
+
+
+def _lock_step(
+    b: _Build, requirements: dict[str, str], env: Any, env_dict: dict[str, Any], enabled: bool
+) -> tuple[str, bool, str]:
+    text, hashes, message, tool = _lock(requirements, env.packages, env.python, enabled)
+    (b.hdir / "requirements.lock").write_text(text)
+    env_dict["lock"] = {"hashes": hashes, "tool": tool, "message": message}
+    _write_json(b.hdir / "environment.json", env_dict)
+    return text, hashes, message
 
 
 def _needs_cloudpickle(b: _Build, env: Any) -> bool:

@@ -4,6 +4,7 @@ atomic swap into place, the lock step and the git commit of the notebook."""
 from __future__ import annotations
 
 import datetime as _dt
+import hashlib
 import json
 import os
 import shutil
@@ -11,9 +12,11 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import nbformat
 import pandas as pd
 
 from jupyter_handover.contract.infer import DataContract
+from jupyter_handover.errors import ArtifactError
 from jupyter_handover.registry.refs import file_sha256
 
 HANDOVER_DIR = "handover"
@@ -138,3 +141,18 @@ def _swap_into_place(staging: Path, final: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(staging, final)
+
+
+def _read_notebook(notebook: str | Path | nbformat.NotebookNode) -> tuple[Any, Path | None, str]:
+    if isinstance(notebook, (str, Path)):
+        path = Path(notebook).resolve()
+        if not path.is_file():
+            raise ArtifactError(f"notebook {path} does not exist: save the notebook first")
+        raw = path.read_bytes()
+        return (
+            nbformat.reads(raw.decode("utf-8"), as_version=4),
+            path,
+            hashlib.sha256(raw).hexdigest(),
+        )
+    raw = nbformat.writes(notebook).encode("utf-8")
+    return notebook, None, hashlib.sha256(raw).hexdigest()

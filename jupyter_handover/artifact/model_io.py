@@ -20,7 +20,14 @@ from jupyter_handover.errors import ModelNotPicklableError
 from jupyter_handover.export.cells import ExportResult
 from jupyter_handover.kinds import is_booster, is_search, library, shape_text
 
-__all__ = ["check_notebook_code", "describe_model", "packaged_model", "save_model"]
+__all__ = [
+    "check_notebook_code",
+    "contract_frame",
+    "describe_model",
+    "inference_summary",
+    "packaged_model",
+    "save_model",
+]
 
 
 def _qualified(obj: Any) -> str:
@@ -54,6 +61,21 @@ def describe_model(model: Any) -> str:
     """``XGBClassifier (64 features)``."""
     shape = shape_text(model)
     return f"{type(model).__name__}" + (f" ({shape})" if shape else "")
+
+
+def inference_summary(model: Any, export: ExportResult, tag: str = "handover") -> str:
+    """One line: how the artifact predicts."""
+    name = type(model).__name__
+    if "predict" in export.hooks:
+        return f"inference: the tagged predict(model, df) hook on {name}"
+    if not export.cells:
+        proba = " (predict_proba for ?proba=true)" if hasattr(model, "predict_proba") else ""
+        return (
+            f"inference: {name}.predict{proba}, no tagged cells; to ship extra code "
+            f'(preprocess, postprocess, helpers) tag its cell "{tag}"'
+        )
+    hooks = sorted(export.hooks)
+    return f"inference: {name}.predict" + (f" with the tagged {', '.join(hooks)}" if hooks else "")
 
 
 # -- saving ----------------------------------------------------------------------------

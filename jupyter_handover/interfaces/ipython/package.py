@@ -192,7 +192,7 @@ def _verify(path: Path, logged: dict[str, Any] | None = None) -> dict[str, Any]:
 
 
 def run_status(magics: HandoverMagics, args: argparse.Namespace) -> None:
-    from jupyter_handover.discovery import candidates, find_models, find_training_frames
+    from jupyter_handover.discovery import find_models, find_training_frames
     from jupyter_handover.export.cells import export_inference_code
     from jupyter_handover.interfaces.ipython.session import resolve_notebook_path
 
@@ -207,10 +207,7 @@ def run_status(magics: HandoverMagics, args: argparse.Namespace) -> None:
         "models": {n: type(m).__name__ for n, m in models.items()},
         "frames": frames,
         # every candidate with its class, shape and the cell that last bound it
-        "candidates": {
-            "models": candidates(ns, list(models)),
-            "frames": candidates(ns, sorted({f for names in frames.values() for f in names})),
-        },
+        "candidates": _status_candidates(ns, models, frames),
         "tag": args.tag,
         # For the sidebar's pickers: what `package` picks by itself, the column names of
         # every candidate frame (target picker) and the contract preview of the default.
@@ -261,6 +258,15 @@ def run_status(magics: HandoverMagics, args: argparse.Namespace) -> None:
         ]
     )
     magics.show(data, f"<pre>{ui._esc(text)}</pre>", text, args.json)
+
+
+def _status_candidates(
+    ns: dict[str, Any], models: dict[str, Any], frames: dict[str, list[str]]
+) -> dict[str, list[dict[str, Any]]]:
+    from jupyter_handover.discovery import candidates
+
+    names = sorted({f for found in frames.values() for f in found})
+    return {"models": candidates(ns, list(models)), "frames": candidates(ns, names)}
 
 
 #: Frames up to this many cells get a contract preview in ``status`` (about 30 ms here).
