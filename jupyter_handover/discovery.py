@@ -15,6 +15,7 @@ from typing import Any
 from jupyter_handover.errors import DiscoveryError
 from jupyter_handover.kinds import (
     feature_names,
+    is_booster,
     is_fitted_model,
     n_features,
     response_name,
@@ -179,7 +180,7 @@ def _features_match(frame: Any, model: Any, target: str | None, preprocess: Prep
     cols = [str(c) for c in frame.columns if str(c) != target]
     wanted = feature_names(model)
     if wanted is not None:
-        if set(cols) == set(wanted):
+        if set(cols) == set(wanted) or _by_position(model, cols, wanted):
             return True
         if preprocess is None:
             return False
@@ -191,6 +192,14 @@ def _features_match(frame: Any, model: Any, target: str | None, preprocess: Prep
         return {str(c) for c in getattr(out, "columns", [])} == set(wanted)
     n = n_features(model)
     return n is not None and len(cols) == n
+
+
+def _by_position(model: Any, cols: list[str], wanted: list[str]) -> bool:
+    """A Booster given names at training (``feature_name=[...]``) reads columns by position:
+    a frame with as many columns, none of them named like the Booster's, is its data."""
+    return (
+        is_booster(model) is not None and len(cols) == len(wanted) and not set(cols) & set(wanted)
+    )
 
 
 def find_training_frames(
@@ -301,6 +310,7 @@ def discover(
     target: str | None = None,
     *,
     any_model: bool = False,
+    hooks: set[str] | None = None,
 ) -> Discovered:
     """The model and its training frame; raise :class:`DiscoveryError` listing candidates.
 
@@ -308,6 +318,33 @@ def discover(
     df)`` hook does the predicting). The target is the given one, or the single column of
     the training frame beside the model's features that the model was fitted against.
     """
+    if hooks is None or "preprocess" in hooks or not callable(namespace.get("preprocess")):
+        return _discover(namespace, model_name, train_name, target, any_model)
+    # the kernel's preprocess() is not exported (no tagged cell defines it): not needed?
+    plain = {k: v for k, v in namespace.items() if k != "preprocess"}
+    try:
+        return _discover(plain, model_name, train_name, target, any_model)
+    except DiscoveryError as exc:
+        try:
+            _discover(namespace, model_name, train_name, target, any_model)
+        except DiscoveryError:
+            raise exc from None
+        cell = binding_cells(namespace).get("preprocess")
+        where = f" (In [{cell}])" if cell is not None else ""
+        raise DiscoveryError(
+            "the training frame matches the model's features only after preprocess(), which "
+            "no tagged cell defines, so production would skip it: tag the cell that defines "
+            f"preprocess{where} with 'handover'"
+        ).with_details(cell_to_tag=None, execution_count=cell, name="preprocess") from None
+
+
+def _discover(
+    namespace: Mapping[str, Any],
+    model_name: str | None,
+    train_name: str | None,
+    target: str | None,
+    any_model: bool,
+) -> Discovered:
     model_name, model = _pick_model(namespace, model_name, any_model)
     hook = namespace.get("preprocess")
     pre = hook if callable(hook) else None

@@ -134,3 +134,45 @@ def test_object_without_predict_needs_a_hook() -> None:
     with pytest.raises(DiscoveryError, match="predict\\(model, df\\)"):
         discover({"trees": [1, 2], "X": x}, "trees", "X")
     assert discover({"trees": [1, 2], "X": x}, "trees", "X", any_model=True).train is x
+
+
+def test_magic_json_carries_the_candidates(shell: Any, tmp_path: Any, monkeypatch: Any) -> None:
+    from handover_fixtures import write_notebook
+    from IPython.core.displaypub import CapturingDisplayPublisher
+    from IPython.core.error import UsageError
+
+    from jupyter_handover.interfaces.display import MIME
+
+    nb = write_notebook(tmp_path / "small.ipynb", tag=False)
+    monkeypatch.setenv("JPY_SESSION_NAME", str(nb))
+    shell.run_cell(
+        "import numpy as np, pandas as pd\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "X_train = pd.DataFrame({'a': np.arange(10.0), 'b': np.arange(10.0) % 2})\n"
+        "y = (X_train.a > 4).astype(int)\n",
+        store_history=True,
+    ).raise_error()
+    shell.run_cell("m1 = LogisticRegression().fit(X_train, y)", store_history=True).raise_error()
+    shell.run_cell("m2 = LogisticRegression(C=2).fit(X_train, y)", store_history=True).raise_error()
+
+    def captured(line: str) -> list[dict[str, Any]]:
+        pub = shell.display_pub
+        shell.display_pub = CapturingDisplayPublisher()
+        try:
+            shell.run_line_magic("handover", line)
+        except UsageError:
+            pass
+        finally:
+            outputs, shell.display_pub = shell.display_pub.outputs, pub
+        return [o["data"][MIME] for o in outputs if MIME in o["data"]]
+
+    status = captured("status --json")[-1]
+    models = status["candidates"]["models"]
+    assert [(c["name"], c["class"]) for c in models] == [
+        ("m1", "LogisticRegression"),
+        ("m2", "LogisticRegression"),
+    ]
+    assert all(isinstance(c["cell"], int) for c in models) and models[0]["cell"] < models[1]["cell"]
+    failed = captured("package --no-log --no-lock --json")[-1]
+    assert failed["status"] == "failed" and "several fitted models" in failed["error"]
+    assert [c["name"] for c in failed["candidates"]["models"]] == ["m1", "m2"]

@@ -146,6 +146,22 @@ def test_lgbm_regressor_and_booster(tmp_path: Path) -> None:
     assert np.allclose(_loaded(report).predict(x), bst.predict(x))
 
 
+def test_booster_named_at_training_reads_a_frame_by_position(tmp_path: Path) -> None:
+    import lightgbm as lgb
+
+    x, y = _frame()
+    names = ["f1", "f2", "f3"]
+    bst = lgb.train(
+        {"objective": "binary", "verbose": -1},
+        lgb.Dataset(x.to_numpy(), label=y, feature_name=names),
+        5,
+    )
+    framed = x.set_axis([1, 2, 3], axis=1)  # the notebook's frame, integer labels
+    assert discover({"gbm": bst, "X_train": framed}).train_name == "X_train"
+    report = _package(bst, framed, tmp_path)
+    assert np.allclose(_loaded(report).predict(framed), bst.predict(x.to_numpy()))
+
+
 # -- catboost --------------------------------------------------------------------------
 
 

@@ -256,6 +256,8 @@ def contract_frame(
 
     if not isinstance(train_df, pd.DataFrame):
         return train_df, target
+    if not all(isinstance(c, str) for c in train_df.columns):  # the contract names are text
+        train_df = train_df.set_axis([str(c) for c in train_df.columns], axis=1)
     by_name = {str(c): c for c in train_df.columns}
     recorded = response_name(model)
     if target is None and recorded in by_name:

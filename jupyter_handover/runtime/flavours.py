@@ -128,6 +128,8 @@ def native_input(model: Any, kind: str, data: Any) -> Any:
             names = model.feature_names
             if names and set(names) <= {str(c) for c in data.columns}:
                 data = data.set_axis([str(c) for c in data.columns], axis=1)[list(names)]
+            elif names:  # the Booster's own names, given at training: columns by position
+                return xgboost.DMatrix(data.to_numpy(), feature_names=list(names))
             else:
                 data = data.to_numpy()
             cats = isinstance(data, pd.DataFrame) and any(

@@ -71,7 +71,9 @@ def run_package(magics: HandoverMagics, args: argparse.Namespace) -> None:
     if args.examples < 1:
         raise DiscoveryError("--examples must be at least 1")
     hooks = export_inference_code(str(nb_path), tag=args.tag).hooks
-    found = discover(ns, args.model, args.train, args.target, any_model="predict" in hooks)
+    found = discover(
+        ns, args.model, args.train, args.target, any_model="predict" in hooks, hooks=hooks
+    )
     uri = default_tracking_uri(nb_path.parent, args.tracking_uri)
     progress = _Progress(args.progress)
     ok = False
