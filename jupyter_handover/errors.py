@@ -7,9 +7,22 @@ the CLI prints the message and exits non-zero, the server extension answers 4xx 
 
 from __future__ import annotations
 
+from typing import Any, TypeVar
+
+_E = TypeVar("_E", bound="HandoverError")
+
 
 class HandoverError(Exception):
     """Base class of every error jupyter_handover raises on purpose."""
+
+    #: Machine-readable facts for the panel (``candidates``, ``cell_to_tag``...); set on the
+    #: instance by the code that raises, empty otherwise.
+    details: dict[str, Any] = {}  # noqa: RUF012 - read-only default, instances assign their own
+
+    def with_details(self: _E, **details: Any) -> _E:
+        """Attach ``details`` (returns ``self``, for ``raise Err(...).with_details(...)``)."""
+        self.details = {**self.details, **details}
+        return self
 
 
 class HandoverUsageError(HandoverError):

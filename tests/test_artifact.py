@@ -12,7 +12,7 @@ import pytest
 from handover_fixtures import TAGGED_CODE, TRAIN_CODE, write_notebook
 
 from jupyter_handover.artifact.build import build_artifact, file_sha256, load_artifact
-from jupyter_handover.errors import ExportError, ModelNotPicklableError, NoTaggedCellsError
+from jupyter_handover.errors import ExportError, ModelNotPicklableError
 
 EXPECTED = {
     "MLmodel",
@@ -99,11 +99,17 @@ def test_unpicklable_model_leaves_nothing_behind(tmp_path: Path, trained_ns: dic
     assert file_sha256(first / "handover/manifest.json") == before
 
 
-def test_no_tagged_cell_is_a_clear_error(tmp_path: Path, trained_ns: dict) -> None:
+def test_no_tagged_cell_packages_the_models_own_predict(tmp_path: Path) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    X = pd.DataFrame({"a": [0.0, 1.0, 2.0, 3.0, 4.0, 5.0], "b": [1, 0, 1, 0, 1, 0]})
+    model = LogisticRegression().fit(X, [0, 0, 0, 1, 1, 1])
     nb = write_notebook(tmp_path / "small.ipynb", tag=False)
-    with pytest.raises(NoTaggedCellsError, match="handover"):
-        build_artifact(trained_ns["model"], trained_ns["X_train"], nb, tmp_path, lock=False)
-    assert not (tmp_path / "small").exists()
+    path = build_artifact(model, X, nb, tmp_path, lock=False)
+    meta = json.loads((path / "handover/handover.json").read_text())
+    assert meta["notebook"]["cells"] == [] and meta["hooks"] == []
+    assert "model.predict(df)" in (path / "handover/inference.py").read_text()
+    assert list(load_artifact(path).predict(X)) == list(model.predict(X))
 
 
 def test_undefined_name_blocks_the_build(tmp_path: Path, trained_ns: dict) -> None:

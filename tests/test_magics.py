@@ -91,7 +91,7 @@ def test_two_candidate_models(trained: tuple[Any, Path]) -> None:
     shell.run_cell(
         "from sklearn.base import clone\nother = clone(model).fit(preprocess(X_train), y_train)"
     ).raise_error()
-    with pytest.raises(UsageError, match="model, other.*--model"):
+    with pytest.raises(UsageError, match=r"(?s)--model VAR:.*model: Pipeline.*other: Pipeline"):
         shell.run_line_magic("handover", "package --no-log --no-lock")
     shell.run_line_magic("handover", "package --no-log --no-lock --model other")
 

@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import json
-import os
 import platform
 import shutil
-import subprocess
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,24 +23,42 @@ import pandas as pd
 
 from jupyter_handover import __version__
 from jupyter_handover.artifact.documents import render_dockerfile, render_handover_md
+from jupyter_handover.artifact.files import (
+    HANDOVER_DIR as HANDOVER_DIR,
+)
+from jupyter_handover.artifact.files import (
+    _git_commit,
+    _lock,
+    _read_notebook,
+    _split_payload,
+    _swap_into_place,
+    _write_json,
+    _write_mlflow_files,
+)
+from jupyter_handover.artifact.files import (
+    _write_manifest as _write_manifest,
+)
+from jupyter_handover.artifact.loading import Artifact as Artifact
+from jupyter_handover.artifact.loading import load_artifact as load_artifact
+from jupyter_handover.artifact.model_io import (
+    check_notebook_code,
+    contract_frame,
+    inference_summary,
+    packaged_model,
+    save_model,
+)
 from jupyter_handover.contract.infer import DataContract, infer_contract
 from jupyter_handover.environment.capture import (
     capture_environment,
     env_var_names,
     minimal_requirements,
 )
-from jupyter_handover.errors import (
-    ArtifactError,
-    ExportError,
-    ModelNotPicklableError,
-    NoTaggedCellsError,
-)
+from jupyter_handover.errors import ArtifactError, ExportError
 from jupyter_handover.export.cells import ExportResult, export_inference_code
 from jupyter_handover.registry.refs import file_sha256, resolve_model_ref
 from jupyter_handover.runtime.loader import HandoverModel, to_jsonable
 
 FORMAT_VERSION = 1
-HANDOVER_DIR = "handover"
 RUNTIME_SRC = Path(__file__).resolve().parent.parent / "runtime"
 
 __all__ = [
@@ -57,7 +73,11 @@ __all__ = [
 
 @dataclass
 class BuildReport:
-    """What :func:`build_artifact` did, for the magic's summary and the CLI."""
+    """What :func:`build_artifact` did, for the magic's summary and the CLI.
+
+    ``packaged`` says in one line what was packaged (a search's best estimator, an
+    ensemble...); ``inference`` how it predicts (its own ``predict``, or the tagged hooks).
+    """
 
     path: Path
     name: str
@@ -67,34 +87,9 @@ class BuildReport:
     lock_hashes: bool
     lock_message: str
     seconds: dict[str, float] = field(default_factory=dict)
-
-
-def _git_commit(path: Path) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(path.parent), "rev-parse", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=5,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() or None if out.returncode == 0 else None
-
-
-def _json_default(value: Any) -> Any:
-    import numpy as np
-
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, (_dt.datetime, _dt.date, pd.Timestamp)):
-        return value.isoformat()
-    return str(value)
-
-
-def _write_json(path: Path, data: Any) -> None:
-    path.write_text(json.dumps(data, indent=2, default=_json_default, allow_nan=False) + "\n")
+    packaged: str = ""
+    inference: str = ""
+    model_file: dict[str, Any] = field(default_factory=dict)
 
 
 def _examples_frame(frame: pd.DataFrame, k: int) -> pd.DataFrame:
@@ -108,48 +103,30 @@ def _examples_frame(frame: pd.DataFrame, k: int) -> pd.DataFrame:
     return pd.concat([with_nulls, rest]).sort_index()
 
 
-def _split_payload(frame: pd.DataFrame) -> dict[str, Any]:
-    """A frame as MLflow's ``dataframe_split`` (columns + rows), JSON-safe."""
-    rows = json.loads(frame.to_json(orient="split", index=False, date_format="iso"))
-    return {"columns": list(map(str, frame.columns)), "data": rows["data"]}
-
-
-def _check_picklable(model: Any, target: Path, exported: set[str]) -> None:
-    """Pickle the model; code from ``__main__`` is fine only when a tagged cell defines it."""
-    import joblib
-
-    from jupyter_handover.environment.capture import notebook_defined_classes
-
-    defined = [q for q in notebook_defined_classes(model) if q.split(".")[0] not in exported]
-    if defined:
-        raise ModelNotPicklableError(
-            "the model uses code defined in an untagged notebook cell ("
-            + ", ".join(defined)
-            + "), which cannot be unpickled anywhere else: tag the cell that defines it with "
-            "'handover' (or move it into a module of your project)"
+def _export(nb: Any, tag: str, nb_path: Path | None) -> ExportResult:
+    """The tagged cells as ``inference.py``. No tagged cell is a normal case: inference is
+    then the model's own ``predict``."""
+    export = export_inference_code(nb, tag=tag, notebook_path=str(nb_path) if nb_path else None)
+    problems = [p for p in export.problems if p.kind != "no-tagged-cells"]
+    if problems:
+        raise ExportError(
+            "the inference code cannot be exported:\n  " + "\n  ".join(str(p) for p in problems),
+            [str(p) for p in problems],
         )
-    try:
-        joblib.dump(model, target)
-    except Exception as exc:  # pickle raises many types (PicklingError, TypeError, AttributeError)
-        raise ModelNotPicklableError(
-            f"the model cannot be pickled ({type(exc).__name__}: {exc}); remove lambdas, open "
-            "files, locks or generators from it, or wrap them in a named function"
-        ) from exc
+    export.problems = []
+    return export
 
 
-def _read_notebook(notebook: str | Path | nbformat.NotebookNode) -> tuple[Any, Path | None, str]:
-    if isinstance(notebook, (str, Path)):
-        path = Path(notebook).resolve()
-        if not path.is_file():
-            raise ArtifactError(f"notebook {path} does not exist: save the notebook first")
-        raw = path.read_bytes()
-        return (
-            nbformat.reads(raw.decode("utf-8"), as_version=4),
-            path,
-            hashlib.sha256(raw).hexdigest(),
-        )
-    raw = nbformat.writes(notebook).encode("utf-8")
-    return notebook, None, hashlib.sha256(raw).hexdigest()
+class _Timer:
+    def __init__(self, progress: Callable[[str], None] | None) -> None:
+        self.say = progress or (lambda _step: None)
+        self.seconds: dict[str, float] = {}
+        self.t0 = time.perf_counter()
+
+    def lap(self, step: str) -> None:
+        now = time.perf_counter()
+        self.seconds[step] = round(now - self.t0, 3)
+        self.t0 = now
 
 
 def build_artifact(
@@ -172,6 +149,23 @@ def build_artifact(
     ).path
 
 
+@dataclass
+class _Build:
+    """What the steps of one build share."""
+
+    model: Any
+    nb: Any
+    nb_path: Path | None
+    nb_sha: str
+    export: ExportResult
+    name: str
+    inputs: pd.DataFrame
+    contract: DataContract
+    packaged: str
+    hdir: Path = Path()
+    model_file: dict[str, Any] = field(default_factory=dict)
+
+
 def build_artifact_report(
     model: Any,
     train_df: Any,
@@ -192,278 +186,194 @@ def build_artifact_report(
     """Like :func:`build_artifact`, returning a :class:`BuildReport`.
 
     ``notebook_predict`` computes the golden outputs the notebook's way (the kernel's own
-    hooks); without it they come from the exported code.
+    hooks); without it they come from the exported code. A search object is packaged as its
+    ``best_estimator_`` (see :func:`~jupyter_handover.artifact.model_io.packaged_model`).
     """
-    import time
-
-    say = progress or (lambda _step: None)
-    seconds: dict[str, float] = {}
-    t0 = time.perf_counter()
-
-    def lap(step: str) -> None:
-        nonlocal t0
-        now = time.perf_counter()
-        seconds[step] = round(now - t0, 3)
-        t0 = now
-
-    say("export")
-    nb, nb_path, nb_sha = _read_notebook(notebook_path)
-    export = export_inference_code(nb, tag=tag, notebook_path=str(nb_path) if nb_path else None)
-    if any(p.kind == "no-tagged-cells" for p in export.problems):
-        raise NoTaggedCellsError(str(export.problems[0]))
-    if export.problems:
-        raise ExportError(
-            "the inference code cannot be exported:\n  "
-            + "\n  ".join(str(p) for p in export.problems),
-            [str(p) for p in export.problems],
-        )
-    name = name or (nb_path.stem if nb_path else "model")
-    lap("export")
-
-    say("contract")
-    if not isinstance(train_df, pd.DataFrame):
-        raise ArtifactError("the training data must be a pandas DataFrame")
-    inputs = train_df.drop(columns=[target]) if target and target in train_df.columns else train_df
-    contract = infer_contract(train_df, target=target, model=model)
-    lap("contract")
-
+    timer = _Timer(progress)
+    b = _prepare(model, train_df, notebook_path, target, name, tag, timer)
     out_dir = Path(out_dir).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    final = out_dir / name
-    staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=out_dir))
+    final = out_dir / b.name
+    staging = Path(tempfile.mkdtemp(prefix=f".{b.name}.", suffix=".partial", dir=out_dir))
     try:
-        hdir = staging / HANDOVER_DIR
-        hdir.mkdir()
-        say("model")
-        _check_picklable(model, hdir / "model.joblib", export.defined)
-        shutil.copytree(
-            RUNTIME_SRC, hdir / "runtime", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        b.hdir = staging / HANDOVER_DIR
+        b.hdir.mkdir()
+        timer.say("model")
+        _model_step(b)
+        timer.lap("model")
+        timer.say("environment")
+        requirements, env, env_dict, env_names = _environment_step(b, extra_requirements)
+        timer.lap("environment")
+        timer.say("lock")
+        lock_text, lock_hashes, lock_message = _lock_step(b, requirements, env, env_dict, lock)
+        timer.lap("lock")
+        sample = _examples_step(b, examples, notebook_predict, timer)
+        meta = _metadata(b, metrics, params, lock_hashes, lock_text)
+        _write_json(b.hdir / "handover.json", meta)
+        (b.hdir / "HANDOVER.md").write_text(
+            render_handover_md(meta, b.contract, requirements, env_names, lock_message)
         )
-        (hdir / "inference.py").write_text(export.code)
-        _write_json(hdir / "contract.json", contract.to_dict())
-        lap("model")
-
-        say("environment")
-        env = capture_environment()
-        requirements: dict[str, str] = {
-            **minimal_requirements(model, export.code),
-            # the runtime server's own requirements, at the kernel's versions
-            **{
-                k: env.packages[k]
-                for k in ("starlette", "uvicorn", "httptools")
-                if k in env.packages
-            },
-            **(extra_requirements or {}),
-        }
-        env_names = env_var_names(export.code)
-        env_dict = env.to_dict()
-        env_dict["used"] = dict(sorted(requirements.items()))
-        env_dict["env_var_names"] = env_names
-        req_in = "".join(f"{k}=={v}\n" for k, v in sorted(requirements.items()))
-        (hdir / "requirements.in").write_text(req_in)
-        lap("environment")
-
-        say("lock")
-        lock_text, lock_hashes, lock_message, lock_tool = _lock(
-            requirements, env.packages, env.python, lock
-        )
-        (hdir / "requirements.lock").write_text(lock_text)
-        env_dict["lock"] = {"hashes": lock_hashes, "tool": lock_tool, "message": lock_message}
-        _write_json(hdir / "environment.json", env_dict)
-        lap("lock")
-
-        say("examples")
-        sample = _examples_frame(inputs[contract.column_names], examples)
-        staged = HandoverModel(hdir)
-        if notebook_predict is not None:
-            outputs = notebook_predict(staged.model, staged.contract.coerce(sample))
-        else:
-            outputs = staged.predict(sample)
-        _write_json(
-            hdir / "examples.json",
-            {"inputs": _split_payload(sample), "outputs": to_jsonable(outputs)},
-        )
-        lap("examples")
-        # No resource profile here: verify measures it in the clean environment (issue 14).
-        created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-        meta: dict[str, Any] = {
-            "format_version": FORMAT_VERSION,
-            "name": name,
-            "created": created,
-            "jupyter_handover": __version__,
-            "notebook": {
-                "path": str(nb_path) if nb_path else None,
-                "sha256": nb_sha,
-                "cells": [
-                    {
-                        "index": c.index,
-                        "execution_count": c.execution_count,
-                        "first_line": c.first_line,
-                        "sha256": c.sha256,
-                    }
-                    for c in export.cells
-                ],
-            },
-            "git_commit": _git_commit(nb_path) if nb_path else None,
-            "python": platform.python_version(),
-            "model_class": f"{type(model).__module__}.{type(model).__qualname__}",
-            "hooks": sorted(export.hooks),
-            "metrics": metrics or {},
-            "params": params or {},
-            "resources": {
-                "model_bytes": (hdir / "model.joblib").stat().st_size,
-                "training_rows": int(len(inputs)),
-            },
-            "lock": {
-                "hashes": lock_hashes,
-                "sha256": hashlib.sha256(lock_text.encode()).hexdigest(),
-            },
-        }
-        _write_json(hdir / "handover.json", meta)
-        (hdir / "HANDOVER.md").write_text(
-            render_handover_md(meta, contract, requirements, env_names, lock_message)
-        )
-        (hdir / "Dockerfile").write_text(render_dockerfile(platform.python_version()))
-        _write_mlflow_files(staging, contract, sample, requirements, env.python)
+        (b.hdir / "Dockerfile").write_text(render_dockerfile(platform.python_version()))
+        _write_mlflow_files(staging, b.contract, sample, requirements, env.python)
         _write_manifest(staging)
-        lap("artifact")
+        timer.lap("artifact")
         _swap_into_place(staging, final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return BuildReport(
-        final, name, export, contract, requirements, lock_hashes, lock_message, seconds
+        final,
+        b.name,
+        b.export,
+        b.contract,
+        requirements,
+        lock_hashes,
+        lock_message,
+        timer.seconds,
+        b.packaged,
+        inference_summary(b.model, b.export, tag),
+        b.model_file,
     )
 
 
-def _lock(
-    requirements: dict[str, str], constraints: dict[str, str], python: str, enabled: bool
-) -> tuple[str, bool, str, str]:
-    if not enabled:
-        text = "# exact pins without hashes: --no-lock was given\n" + "".join(
-            f"{k}=={v}\n" for k, v in sorted(requirements.items())
-        )
-        return text, False, "lock skipped (--no-lock): exact pins without hashes", "none"
-    from jupyter_handover.environment.lock import lock_requirements
+def _prepare(
+    model: Any,
+    train_df: Any,
+    notebook_path: str | Path | nbformat.NotebookNode,
+    target: str | None,
+    name: str | None,
+    tag: str,
+    timer: _Timer,
+) -> _Build:
+    """The export and contract steps: what is packaged, its inference code and contract."""
+    timer.say("export")
+    nb, nb_path, nb_sha = _read_notebook(notebook_path)
+    export = _export(nb, tag, nb_path)
+    name = name or (nb_path.stem if nb_path else "model")
+    timer.lap("export")
 
-    res = lock_requirements(requirements, constraints, python_version=python)
-    return res.text, res.hashes, res.message, res.tool
+    timer.say("contract")
+    if not isinstance(train_df, pd.DataFrame):
+        raise ArtifactError("the training data must be a pandas DataFrame")
+    packaged, description = packaged_model(model)
+    train_df, target = contract_frame(train_df, packaged, target, export.hooks)
+    inputs = train_df.drop(columns=[target]) if target and target in train_df.columns else train_df
+    contract = infer_contract(train_df, target=target, model=packaged)
+    timer.lap("contract")
+    return _Build(packaged, nb, nb_path, nb_sha, export, name, inputs, contract, description)
 
 
-def _write_mlflow_files(
-    root: Path,
-    contract: DataContract,
-    sample: pd.DataFrame,
-    requirements: dict[str, str],
-    python: str,
-) -> None:
-    """MLflow's own files: MLmodel (pyfunc flavor), requirements.txt, python_env.yaml,
-    conda.yaml, examples."""
-    from mlflow.models import Model
-    from mlflow.pyfunc import add_to_model
-
-    (root / "requirements.txt").write_text(
-        "".join(f"{k}=={v}\n" for k, v in sorted(requirements.items()))
+def _model_step(b: _Build) -> None:
+    """The model file (its library's format where stable), the runtime, code and contract."""
+    by_value = check_notebook_code(b.model, b.export, b.nb)
+    b.model_file = save_model(b.model, b.hdir, by_value=by_value)
+    shutil.copytree(
+        RUNTIME_SRC, b.hdir / "runtime", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
     )
-    (root / "python_env.yaml").write_text(
-        f"python: {python}\nbuild_dependencies:\n- pip\n- setuptools\n- wheel\n"
-        "dependencies:\n- -r requirements.txt\n"
-    )
-    # MLflow's env managers read env.conda even for virtualenv/uv: write both
-    (root / "conda.yaml").write_text(
-        f"name: mlflow-env\nchannels:\n- conda-forge\ndependencies:\n- python={python}\n"
-        "- pip\n- pip:\n  - -r requirements.txt\n"
-    )
-    split = _split_payload(sample.head(5))
-    _write_json(root / "input_example.json", split)
-    _write_json(root / "serving_input_example.json", {"dataframe_split": split})
-    mlmodel = Model(signature=contract.to_mlflow_signature())
-    mlmodel.saved_input_example_info = {
-        "artifact_path": "input_example.json",
-        "type": "dataframe",
-        "pandas_orient": "split",
-        "serving_input_path": "serving_input_example.json",
+    (b.hdir / "inference.py").write_text(b.export.code)
+    _write_json(b.hdir / "contract.json", b.contract.to_dict())
+    # the loader reads model_file from handover.json: a first version until the final one
+    _write_json(b.hdir / "handover.json", {"model_file": b.model_file})
+
+
+def _environment_step(
+    b: _Build, extra_requirements: dict[str, str] | None
+) -> tuple[dict[str, str], Any, dict[str, Any], list[str]]:
+    env = capture_environment()
+    requirements: dict[str, str] = {
+        **minimal_requirements(b.model, b.export.code),
+        # the runtime server's own requirements, at the kernel's versions
+        **{k: env.packages[k] for k in ("starlette", "uvicorn", "httptools") if k in env.packages},
+        **({"cloudpickle": env.packages["cloudpickle"]} if _needs_cloudpickle(b, env) else {}),
+        **(extra_requirements or {}),
     }
-    add_to_model(
-        mlmodel,
-        loader_module="runtime.loader",
-        data=HANDOVER_DIR,
-        code=HANDOVER_DIR,
-        conda_env="conda.yaml",
-        python_env="python_env.yaml",
-    )
-    mlmodel.save(str(root / "MLmodel"))
+    env_names = env_var_names(b.export.code)
+    env_dict = env.to_dict()
+    env_dict["used"] = dict(sorted(requirements.items()))
+    env_dict["env_var_names"] = env_names
+    req_in = "".join(f"{k}=={v}\n" for k, v in sorted(requirements.items()))
+    (b.hdir / "requirements.in").write_text(req_in)
+    return requirements, env, env_dict, env_names
 
 
-def _write_manifest(root: Path) -> None:
-    files = sorted(
-        p
-        for p in root.rglob("*")
-        if p.is_file() and p.name != "manifest.json" and "__pycache__" not in p.parts
-    )
-    manifest = {
-        "algorithm": "sha256",
-        "files": {p.relative_to(root).as_posix(): file_sha256(p) for p in files},
-    }
-    _write_json(root / HANDOVER_DIR / "manifest.json", manifest)
+def _lock_step(
+    b: _Build, requirements: dict[str, str], env: Any, env_dict: dict[str, Any], enabled: bool
+) -> tuple[str, bool, str]:
+    text, hashes, message, tool = _lock(requirements, env.packages, env.python, enabled)
+    (b.hdir / "requirements.lock").write_text(text)
+    env_dict["lock"] = {"hashes": hashes, "tool": tool, "message": message}
+    _write_json(b.hdir / "environment.json", env_dict)
+    return text, hashes, message
 
 
-def _swap_into_place(staging: Path, final: Path) -> None:
-    """Rename ``staging`` to ``final``; an older artifact there is replaced only at the end."""
-    if final.exists():
-        old = final.with_name(f".{final.name}.old-{os.getpid()}")
-        os.replace(final, old)
-        try:
-            os.replace(staging, final)
-        except BaseException:
-            os.replace(old, final)
-            raise
-        shutil.rmtree(old, ignore_errors=True)
+def _needs_cloudpickle(b: _Build, env: Any) -> bool:
+    return b.model_file.get("format") == "cloudpickle" and "cloudpickle" in env.packages
+
+
+def _examples_step(
+    b: _Build,
+    examples: int,
+    notebook_predict: Callable[[Any, pd.DataFrame], Any] | None,
+    timer: _Timer,
+) -> pd.DataFrame:
+    """The golden examples (no resource profile here: verify measures it in the clean
+    environment, issue 14)."""
+    hdir, contract, inputs, lap, say = b.hdir, b.contract, b.inputs, timer.lap, timer.say
+    say("examples")
+    sample = _examples_frame(inputs[contract.column_names], examples)
+    staged = HandoverModel(hdir)
+    if notebook_predict is not None:
+        outputs = notebook_predict(staged.model, staged.contract.coerce(sample))
     else:
-        os.replace(staging, final)
-
-
-@dataclass
-class Artifact:
-    """A loaded artifact: its folder, metadata, contract, environment and predictor."""
-
-    path: Path
-    uri: str
-    metadata: dict[str, Any]
-    contract: DataContract
-    environment: dict[str, Any]
-    examples: dict[str, Any]
-    _model: HandoverModel | None = None
-
-    @property
-    def handover_dir(self) -> Path:
-        return self.path / HANDOVER_DIR
-
-    def predict(self, df: Any) -> Any:
-        """Validate against the contract, then predict the way the notebook did."""
-        if self._model is None:
-            self._model = HandoverModel(self.handover_dir)
-        return self._model.predict(df)
-
-
-def load_artifact(model_ref: str | Path) -> Artifact:
-    """Load an artifact from a directory or an MLflow URI (downloaded first)."""
-    path = resolve_model_ref(model_ref)
-    hdir = path / HANDOVER_DIR
-    if not (hdir / "handover.json").is_file():
-        raise ArtifactError(
-            f"{path} is not a handover artifact (no handover/handover.json): "
-            "package it with %handover package"
-        )
-
-    def read(name: str) -> Any:
-        return json.loads((hdir / name).read_text())
-
-    return Artifact(
-        path=path,
-        uri=str(model_ref),
-        metadata=read("handover.json"),
-        contract=DataContract.from_dict(read("contract.json")),
-        environment=read("environment.json"),
-        examples=read("examples.json"),
+        outputs = staged.predict(sample)
+    _write_json(
+        hdir / "examples.json",
+        {"inputs": _split_payload(sample), "outputs": to_jsonable(outputs)},
     )
+    lap("examples")
+    return sample
+
+
+def _metadata(
+    b: _Build,
+    metrics: dict[str, float] | None,
+    params: dict[str, Any] | None,
+    lock_hashes: bool,
+    lock_text: str,
+) -> dict[str, Any]:
+    created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return {
+        "format_version": FORMAT_VERSION,
+        "name": b.name,
+        "created": created,
+        "jupyter_handover": __version__,
+        "notebook": {
+            "path": str(b.nb_path) if b.nb_path else None,
+            "sha256": b.nb_sha,
+            "cells": [
+                {
+                    "index": c.index,
+                    "execution_count": c.execution_count,
+                    "first_line": c.first_line,
+                    "sha256": c.sha256,
+                }
+                for c in b.export.cells
+            ],
+        },
+        "git_commit": _git_commit(b.nb_path) if b.nb_path else None,
+        "python": platform.python_version(),
+        "model_class": f"{type(b.model).__module__}.{type(b.model).__qualname__}",
+        "model_file": b.model_file,
+        "packaged": b.packaged,
+        "hooks": sorted(b.export.hooks),
+        "metrics": metrics or {},
+        "params": params or {},
+        "resources": {
+            "model_bytes": (b.hdir / b.model_file["path"]).stat().st_size,
+            "training_rows": int(len(b.inputs)),
+        },
+        "lock": {
+            "hashes": lock_hashes,
+            "sha256": hashlib.sha256(lock_text.encode()).hexdigest(),
+        },
+    }

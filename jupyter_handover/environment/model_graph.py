@@ -32,17 +32,23 @@ class ModelWalk:
 
     modules: set[str] = field(default_factory=set)
     main_names: set[str] = field(default_factory=set)
+    #: qualname -> the ``__main__`` class or function itself (to find the cell defining it)
+    main_objects: dict[str, object] = field(default_factory=dict)
     # id -> object: holding the object keeps its id from being reused by a temporary.
     visited: dict[int, object] = field(default_factory=dict)
     truncated: bool = False
 
 
-def _record_module(walk: ModelWalk, module: object, qualname: str | None) -> None:
+def _record_module(
+    walk: ModelWalk, module: object, qualname: str | None, obj: object = None
+) -> None:
     if not isinstance(module, str) or not module:
         return
     if module in ("__main__", "__mp_main__"):
         if qualname:
             walk.main_names.add(qualname)
+            if obj is not None:
+                walk.main_objects.setdefault(qualname, obj)
         return
     walk.modules.add(module)
 
@@ -51,7 +57,7 @@ def _record_class(walk: ModelWalk, cls: type) -> None:
     for klass in getattr(cls, "__mro__", (cls,)):
         if klass is object:
             continue
-        _record_module(walk, getattr(klass, "__module__", None), klass.__qualname__)
+        _record_module(walk, getattr(klass, "__module__", None), klass.__qualname__, klass)
 
 
 def _record_callable(walk: ModelWalk, obj: object) -> None:
@@ -60,7 +66,7 @@ def _record_callable(walk: ModelWalk, obj: object) -> None:
     qualname = str(getattr(obj, "__qualname__", None) or getattr(obj, "__name__", ""))
     if not isinstance(module, str) or not module:
         module = _defining_module(obj)
-    _record_module(walk, module, qualname)
+    _record_module(walk, module, qualname, obj)
 
 
 def _defining_module(obj: object) -> str | None:
@@ -77,7 +83,47 @@ def _defining_module(obj: object) -> str | None:
     return min(public or found, key=len, default=None)
 
 
+def _formula_objects(obj: object) -> Iterator[object] | None:
+    """A patsy ``DesignInfo`` (a statsmodels formula): the objects its factors call, looked
+    up in the formula's namespace (``np``, a notebook function). The namespace itself is the
+    whole notebook and is never walked (statsmodels does not pickle it either). None for
+    anything else."""
+    cls = type(obj)
+    if not (cls.__module__ or "").startswith("patsy"):
+        return None
+    if cls.__name__ == "EvalEnvironment":
+        return iter(())
+    infos = getattr(obj, "factor_infos", None) if cls.__name__ == "DesignInfo" else None
+    if not isinstance(infos, dict):
+        return None
+    return _factor_objects(infos)
+
+
+def _factor_objects(infos: dict[object, object]) -> Iterator[object]:
+    import ast
+
+    for factor, info in infos.items():
+        state = getattr(info, "state", None)
+        env = state.get("eval_env") if isinstance(state, dict) else None
+        code = getattr(factor, "code", "")
+        try:
+            names = {n.id for n in ast.walk(ast.parse(code)) if isinstance(n, ast.Name)}
+        except SyntaxError:
+            continue
+        namespace = getattr(env, "namespace", {}) if env is not None else {}
+        for name in sorted(names):
+            try:
+                value = namespace[name]
+            except (KeyError, TypeError):
+                continue
+            yield value
+
+
 def _children(obj: object) -> Iterator[object]:
+    formula = _formula_objects(obj)
+    if formula is not None:
+        yield from formula
+        return
     if isinstance(obj, dict):
         for key, value in obj.items():
             yield key
@@ -127,6 +173,23 @@ def _slots(cls: type) -> tuple[str, ...]:
     return tuple(names)
 
 
+def _arrow_backed(obj: object) -> bool:
+    """A pandas frame, series or index holding pyarrow-backed data or labels (pandas 3's
+    ``str`` dtype, ``ArrowDtype``): its pickle needs pyarrow to load."""
+    dtypes: list[object] = []
+    for attr in ("dtypes", "dtype"):
+        value = getattr(obj, attr, None)
+        if value is not None and attr == "dtypes" and hasattr(value, "tolist"):
+            dtypes.extend(value.tolist())
+        elif value is not None and attr == "dtype":
+            dtypes.append(value)
+    for axis in ("index", "columns"):
+        dtypes.append(getattr(getattr(obj, axis, None), "dtype", None))
+    return any(
+        getattr(d, "storage", None) == "pyarrow" or type(d).__name__ == "ArrowDtype" for d in dtypes
+    )
+
+
 def walk_model(model: object) -> ModelWalk:
     """Walk ``model``'s object graph and record the module of every class and function met.
 
@@ -160,6 +223,8 @@ def walk_model(model: object) -> ModelWalk:
         _record_class(walk, cls)
         top = (getattr(cls, "__module__", "") or "").split(".")[0]
         if top in _LEAF_LIBRARIES and not isinstance(obj, (dict, list, tuple)):
+            if top == "pandas" and _arrow_backed(obj):
+                walk.modules.add("pyarrow")  # unpickling the frame imports pyarrow
             continue
         if depth >= MAX_DEPTH:
             walk.truncated = True

@@ -16,6 +16,7 @@ from types import ModuleType
 from typing import Any
 
 from .contract.model import DataContract, Violation
+from .flavours import DEFAULT_MODEL_FILE, load_model, predictor
 
 __all__ = ["ContractViolationError", "HandoverModel", "load", "to_jsonable", "_load_pyfunc"]
 
@@ -72,8 +73,6 @@ class HandoverModel:
     """A loaded artifact: the fitted model, its exported inference code and its contract."""
 
     def __init__(self, handover_dir: str | Path) -> None:
-        import joblib
-
         self.root = Path(handover_dir)
         meta = self.root / "handover.json"
         self.metadata: dict[str, Any] = json.loads(meta.read_text()) if meta.is_file() else {}
@@ -82,7 +81,12 @@ class HandoverModel:
         )
         self.inference = _import_inference(self.root / "inference.py")
         _expose_as_main(self.inference)
-        self.model = joblib.load(self.root / "model.joblib")
+        spec = self.metadata.get("model_file") or DEFAULT_MODEL_FILE
+        names = {k: v for k, v in vars(self.inference).items() if callable(v)}
+        #: the fitted model as saved (a Booster, a results object, an estimator...)
+        self.raw_model = load_model(self.root, spec, names)
+        #: what ``handover_predict`` calls ``predict`` on (a Booster builds its own input)
+        self.model = predictor(self.raw_model)
 
     def check(self, model_input: Any) -> tuple[Any, list[Violation]]:
         """Validate ``model_input`` and coerce it to the training dtypes; return (frame, warnings).

@@ -139,8 +139,12 @@ class HandoverMagics(Magics):
         try:
             _handler(args.command)(self, args)
         except HandoverError as exc:
+            failure = {"status": "failed", "error": str(exc), **exc.details}
             if args.command == "package":
-                self.write_result({"status": "failed", "error": str(exc)})
+                self.write_result(failure)
+            if getattr(args, "json", False) and exc.details:
+                # the panel reads the facts (candidates, cell_to_tag) before the error text
+                ui.show(failure, "", str(exc), True)
             raise UsageError(str(exc)) from None
         return None
 

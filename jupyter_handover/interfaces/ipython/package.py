@@ -70,8 +70,10 @@ def run_package(magics: HandoverMagics, args: argparse.Namespace) -> None:
     nb_path = resolve_notebook_path(args.notebook, ns)
     if args.examples < 1:
         raise DiscoveryError("--examples must be at least 1")
-    found = discover(ns, args.model, args.train, args.target)
     hooks = export_inference_code(str(nb_path), tag=args.tag).hooks
+    found = discover(
+        ns, args.model, args.train, args.target, any_model="predict" in hooks, hooks=hooks
+    )
     uri = default_tracking_uri(nb_path.parent, args.tracking_uri)
     progress = _Progress(args.progress)
     ok = False
@@ -81,7 +83,7 @@ def run_package(magics: HandoverMagics, args: argparse.Namespace) -> None:
             found.train,
             nb_path,
             Path(args.out) if args.out else nb_path.parent / "handover_artifacts",
-            target=args.target,
+            target=found.target,
             name=args.name,
             examples=args.examples,
             tag=args.tag,
@@ -98,6 +100,10 @@ def run_package(magics: HandoverMagics, args: argparse.Namespace) -> None:
             "name": report.name,
             "model": found.model_name,
             "train": found.train_name,
+            "target": found.target,
+            "packaged": report.packaged,
+            "inference": report.inference,
+            "model_file": report.model_file.get("path"),
             "columns": len(report.contract.columns),
             "requirements": report.requirements,
             "lock_hashes": report.lock_hashes,
@@ -138,7 +144,8 @@ def run_package(magics: HandoverMagics, args: argparse.Namespace) -> None:
         result["verify"] = _verify(report.path, result)
     magics.last_package = result
     magics.write_result(result)
-    lines = [f"artifact: {result['artifact_path']}"]
+    lines = [f"artifact: {result['artifact_path']}", f"packaged: {report.packaged}"]
+    lines.append(report.inference)
     if "model_uri" in result:
         lines.insert(0, f"model URI: {result['model_uri']}")
         lines.append(f"MLflow run: {result['run_id']} ({result['tracking_uri']})")
@@ -152,7 +159,16 @@ def run_package(magics: HandoverMagics, args: argparse.Namespace) -> None:
             {
                 k: v
                 for k, v in result.items()
-                if k in ("model_uri", "artifact_path", "run_id", "tracking_uri", "lock_message")
+                if k
+                in (
+                    "model_uri",
+                    "artifact_path",
+                    "run_id",
+                    "tracking_uri",
+                    "packaged",
+                    "inference",
+                    "lock_message",
+                )
             }
         )
         + ui.section(
@@ -192,6 +208,8 @@ def run_status(magics: HandoverMagics, args: argparse.Namespace) -> None:
     data: dict[str, Any] = {
         "models": {n: type(m).__name__ for n, m in models.items()},
         "frames": frames,
+        # every candidate with its class, shape and the cell that last bound it
+        "candidates": _status_candidates(ns, models, frames),
         "tag": args.tag,
         # For the sidebar's pickers: what `package` picks by itself, the column names of
         # every candidate frame (target picker) and the contract preview of the default.
@@ -242,6 +260,15 @@ def run_status(magics: HandoverMagics, args: argparse.Namespace) -> None:
         ]
     )
     magics.show(data, f"<pre>{ui._esc(text)}</pre>", text, args.json)
+
+
+def _status_candidates(
+    ns: dict[str, Any], models: dict[str, Any], frames: dict[str, list[str]]
+) -> dict[str, list[dict[str, Any]]]:
+    from jupyter_handover.discovery import candidates
+
+    names = sorted({f for found in frames.values() for f in found})
+    return {"models": candidates(ns, list(models)), "frames": candidates(ns, names)}
 
 
 #: Frames up to this many cells get a contract preview in ``status`` (about 30 ms here).

@@ -1,0 +1,158 @@
+"""The files of an artifact beside the model: JSON, MLflow's own files, the manifest, the
+atomic swap into place, the lock step and the git commit of the notebook."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pandas as pd
+
+from jupyter_handover.contract.infer import DataContract
+from jupyter_handover.errors import ArtifactError
+from jupyter_handover.registry.refs import file_sha256
+
+HANDOVER_DIR = "handover"
+
+
+def _git_commit(path: Path) -> str | None:
+    try:
+        out = subprocess.run(
+            ["git", "-C", str(path.parent), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def _json_default(value: Any) -> Any:
+    import numpy as np
+
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, (_dt.datetime, _dt.date, pd.Timestamp)):
+        return value.isoformat()
+    return str(value)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.write_text(json.dumps(data, indent=2, default=_json_default, allow_nan=False) + "\n")
+
+
+def _split_payload(frame: pd.DataFrame) -> dict[str, Any]:
+    """A frame as MLflow's ``dataframe_split`` (columns + rows), JSON-safe."""
+    rows = json.loads(frame.to_json(orient="split", index=False, date_format="iso"))
+    return {"columns": list(map(str, frame.columns)), "data": rows["data"]}
+
+
+def _lock(
+    requirements: dict[str, str], constraints: dict[str, str], python: str, enabled: bool
+) -> tuple[str, bool, str, str]:
+    if not enabled:
+        text = "# exact pins without hashes: --no-lock was given\n" + "".join(
+            f"{k}=={v}\n" for k, v in sorted(requirements.items())
+        )
+        return text, False, "lock skipped (--no-lock): exact pins without hashes", "none"
+    from jupyter_handover.environment.lock import lock_requirements
+
+    res = lock_requirements(requirements, constraints, python_version=python)
+    return res.text, res.hashes, res.message, res.tool
+
+
+def _write_mlflow_files(
+    root: Path,
+    contract: DataContract,
+    sample: pd.DataFrame,
+    requirements: dict[str, str],
+    python: str,
+) -> None:
+    """MLflow's own files: MLmodel (pyfunc flavor), requirements.txt, python_env.yaml,
+    conda.yaml, examples."""
+    from mlflow.models import Model
+    from mlflow.pyfunc import add_to_model
+
+    (root / "requirements.txt").write_text(
+        "".join(f"{k}=={v}\n" for k, v in sorted(requirements.items()))
+    )
+    (root / "python_env.yaml").write_text(
+        f"python: {python}\nbuild_dependencies:\n- pip\n- setuptools\n- wheel\n"
+        "dependencies:\n- -r requirements.txt\n"
+    )
+    # MLflow's env managers read env.conda even for virtualenv/uv: write both
+    (root / "conda.yaml").write_text(
+        f"name: mlflow-env\nchannels:\n- conda-forge\ndependencies:\n- python={python}\n"
+        "- pip\n- pip:\n  - -r requirements.txt\n"
+    )
+    split = _split_payload(sample.head(5))
+    _write_json(root / "input_example.json", split)
+    _write_json(root / "serving_input_example.json", {"dataframe_split": split})
+    mlmodel = Model(signature=contract.to_mlflow_signature())
+    mlmodel.saved_input_example_info = {
+        "artifact_path": "input_example.json",
+        "type": "dataframe",
+        "pandas_orient": "split",
+        "serving_input_path": "serving_input_example.json",
+    }
+    add_to_model(
+        mlmodel,
+        loader_module="runtime.loader",
+        data=HANDOVER_DIR,
+        code=HANDOVER_DIR,
+        conda_env="conda.yaml",
+        python_env="python_env.yaml",
+    )
+    mlmodel.save(str(root / "MLmodel"))
+
+
+def _write_manifest(root: Path) -> None:
+    files = sorted(
+        p
+        for p in root.rglob("*")
+        if p.is_file() and p.name != "manifest.json" and "__pycache__" not in p.parts
+    )
+    manifest = {
+        "algorithm": "sha256",
+        "files": {p.relative_to(root).as_posix(): file_sha256(p) for p in files},
+    }
+    _write_json(root / HANDOVER_DIR / "manifest.json", manifest)
+
+
+def _swap_into_place(staging: Path, final: Path) -> None:
+    """Rename ``staging`` to ``final``; an older artifact there is replaced only at the end."""
+    if final.exists():
+        old = final.with_name(f".{final.name}.old-{os.getpid()}")
+        os.replace(final, old)
+        try:
+            os.replace(staging, final)
+        except BaseException:
+            os.replace(old, final)
+            raise
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(staging, final)
+
+
+def _read_notebook(notebook: str | Path | nbformat.NotebookNode) -> tuple[Any, Path | None, str]:
+    if isinstance(notebook, (str, Path)):
+        path = Path(notebook).resolve()
+        if not path.is_file():
+            raise ArtifactError(f"notebook {path} does not exist: save the notebook first")
+        raw = path.read_bytes()
+        return (
+            nbformat.reads(raw.decode("utf-8"), as_version=4),
+            path,
+            hashlib.sha256(raw).hexdigest(),
+        )
+    raw = nbformat.writes(notebook).encode("utf-8")
+    return notebook, None, hashlib.sha256(raw).hexdigest()
