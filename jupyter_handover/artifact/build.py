@@ -25,7 +25,9 @@ import pandas as pd
 
 from jupyter_handover import __version__
 from jupyter_handover.artifact.documents import render_dockerfile, render_handover_md
+from jupyter_handover.artifact.mlflow_files import split_payload, write_mlflow_files
 from jupyter_handover.contract.infer import DataContract, infer_contract
+from jupyter_handover.contract.inputs import training_frame
 from jupyter_handover.environment.capture import (
     capture_environment,
     env_var_names,
@@ -106,12 +108,6 @@ def _examples_frame(frame: pd.DataFrame, k: int) -> pd.DataFrame:
     with_nulls = frame[frame.isna().any(axis=1)].head(max(1, k // 4))
     rest = frame.drop(index=with_nulls.index).sample(n=k - len(with_nulls), random_state=0)
     return pd.concat([with_nulls, rest]).sort_index()
-
-
-def _split_payload(frame: pd.DataFrame) -> dict[str, Any]:
-    """A frame as MLflow's ``dataframe_split`` (columns + rows), JSON-safe."""
-    rows = json.loads(frame.to_json(orient="split", index=False, date_format="iso"))
-    return {"columns": list(map(str, frame.columns)), "data": rows["data"]}
 
 
 def _check_picklable(model: Any, target: Path, exported: set[str]) -> None:
@@ -221,10 +217,9 @@ def build_artifact_report(
     lap("export")
 
     say("contract")
-    if not isinstance(train_df, pd.DataFrame):
-        raise ArtifactError("the training data must be a pandas DataFrame")
-    inputs = train_df.drop(columns=[target]) if target and target in train_df.columns else train_df
     contract = infer_contract(train_df, target=target, model=model)
+    frame = training_frame(train_df, model)[0]  # a numpy array, DMatrix... as a frame
+    inputs = frame.drop(columns=[target]) if target and target in frame.columns else frame
     lap("contract")
 
     out_dir = Path(out_dir).resolve()
@@ -276,12 +271,13 @@ def build_artifact_report(
         sample = _examples_frame(inputs[contract.column_names], examples)
         staged = HandoverModel(hdir)
         if notebook_predict is not None:
-            outputs = notebook_predict(staged.model, staged.contract.coerce(sample))
+            model_input = staged.contract.to_model_input(staged.contract.coerce(sample))
+            outputs = notebook_predict(staged.model, model_input)
         else:
             outputs = staged.predict(sample)
         _write_json(
             hdir / "examples.json",
-            {"inputs": _split_payload(sample), "outputs": to_jsonable(outputs)},
+            {"inputs": split_payload(sample), "outputs": to_jsonable(outputs)},
         )
         lap("examples")
 
@@ -329,7 +325,7 @@ def build_artifact_report(
             render_handover_md(meta, contract, requirements, env_names, lock_message)
         )
         (hdir / "Dockerfile").write_text(render_dockerfile(platform.python_version()))
-        _write_mlflow_files(staging, contract, sample, requirements, env.python)
+        write_mlflow_files(staging, contract, sample, requirements, env.python)
         _write_manifest(staging)
         lap("artifact")
         _swap_into_place(staging, final)
@@ -353,51 +349,6 @@ def _lock(
 
     res = lock_requirements(requirements, constraints, python_version=python)
     return res.text, res.hashes, res.message, res.tool
-
-
-def _write_mlflow_files(
-    root: Path,
-    contract: DataContract,
-    sample: pd.DataFrame,
-    requirements: dict[str, str],
-    python: str,
-) -> None:
-    """MLflow's own files: MLmodel (pyfunc flavor), requirements.txt, python_env.yaml,
-    conda.yaml, examples."""
-    from mlflow.models import Model
-    from mlflow.pyfunc import add_to_model
-
-    (root / "requirements.txt").write_text(
-        "".join(f"{k}=={v}\n" for k, v in sorted(requirements.items()))
-    )
-    (root / "python_env.yaml").write_text(
-        f"python: {python}\nbuild_dependencies:\n- pip\n- setuptools\n- wheel\n"
-        "dependencies:\n- -r requirements.txt\n"
-    )
-    # MLflow's env managers read env.conda even for virtualenv/uv: write both
-    (root / "conda.yaml").write_text(
-        f"name: mlflow-env\nchannels:\n- conda-forge\ndependencies:\n- python={python}\n"
-        "- pip\n- pip:\n  - -r requirements.txt\n"
-    )
-    split = _split_payload(sample.head(5))
-    _write_json(root / "input_example.json", split)
-    _write_json(root / "serving_input_example.json", {"dataframe_split": split})
-    mlmodel = Model(signature=contract.to_mlflow_signature())
-    mlmodel.saved_input_example_info = {
-        "artifact_path": "input_example.json",
-        "type": "dataframe",
-        "pandas_orient": "split",
-        "serving_input_path": "serving_input_example.json",
-    }
-    add_to_model(
-        mlmodel,
-        loader_module="runtime.loader",
-        data=HANDOVER_DIR,
-        code=HANDOVER_DIR,
-        conda_env="conda.yaml",
-        python_env="python_env.yaml",
-    )
-    mlmodel.save(str(root / "MLmodel"))
 
 
 def _write_manifest(root: Path) -> None:

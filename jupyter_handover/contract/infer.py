@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from jupyter_handover.contract.baseline import frequencies, is_numpy, numeric_baseline, value_counts
+from jupyter_handover.contract.inputs import training_frame
 from jupyter_handover.errors import ContractError
 from jupyter_handover.runtime.contract.checks import (
     BOOL,
@@ -56,21 +57,26 @@ def infer_contract(
 ) -> DataContract:
     """The contract of ``train_df``: one :class:`ColumnSpec` per input column, in order.
 
+    ``train_df`` is a DataFrame or any training data of :func:`training_frame` (a numpy
+    array, a list of lists, a Series, a dict of arrays, a scipy sparse matrix, an xgboost
+    DMatrix, a LightGBM Dataset); the contract then records how the model takes its input.
     ``target`` is the name of the target column of ``train_df`` (then left out of the
-    inputs) or the target values themselves (``y_train``). ``model`` supplies the classes of
-    a classifier (``classes_``). ``policies`` overrides :data:`DEFAULT_POLICIES`.
+    inputs) or the target values themselves (``y_train``; a DMatrix's or Dataset's own
+    labels otherwise). ``model`` supplies the classes of a classifier (``classes_``) and the
+    feature names its library kept. ``policies`` overrides :data:`DEFAULT_POLICIES`.
     Raises :class:`ContractError` when the frame cannot be described.
     """
-    frame = _as_frame(train_df)
+    frame, input_spec, target_values = _as_frame(train_df, model)
     target_name: str | None = None
-    target_values: pd.Series | None = None
     if isinstance(target, str):
         target_name = target
         if target in frame.columns:
             target_values = frame[target]
             frame = frame.drop(columns=[target])
     elif target is not None:
-        target_values = pd.Series(np.asarray(target)) if isinstance(target, np.ndarray) else target
+        target_values = (
+            pd.Series(np.asarray(target)) if isinstance(target, (np.ndarray, list)) else target
+        )
         if not isinstance(target_values, pd.Series) or len(target_values) != len(frame):
             raise ContractError(
                 f"target must be a column name or {len(frame)} target values (one per row of "
@@ -90,32 +96,16 @@ def infer_contract(
             n_rows=len(frame),
             target=target_name,
             output=output,
+            input=input_spec,
             policies={**DEFAULT_POLICIES, **(policies or {})},
         )
     except ValueError as exc:
         raise ContractError(f"{exc}; fix the policies passed to infer_contract") from exc
 
 
-def _as_frame(data: Any) -> pd.DataFrame:
-    if isinstance(data, np.ndarray):
-        if data.ndim not in (1, 2):
-            raise ContractError(
-                f"infer_contract needs a 2-D table; got a {data.ndim}-D array. "
-                "Pass a DataFrame or a 2-D numpy array of features."
-            )
-        data = pd.DataFrame(data if data.ndim == 2 else data.reshape(-1, 1))
-        warnings.warn(
-            f"infer_contract got a numpy array: its {data.shape[1]} columns are named "
-            f"{_names_hint(data.shape[1])} by position. Pass a DataFrame to keep real names.",
-            UserWarning,
-            stacklevel=3,
-        )
-    if not isinstance(data, pd.DataFrame):
-        raise ContractError(
-            f"infer_contract needs a pandas DataFrame (or a numpy array); got "
-            f"{type(data).__name__}. Pass the frame the model was fitted on, e.g. "
-            "infer_contract(X_train)."
-        )
+def _as_frame(data: Any, model: Any) -> tuple[pd.DataFrame, dict[str, Any] | None, Any]:
+    """The training data as a frame with string column names, its input spec and labels."""
+    data, spec, labels = training_frame(data, model)
     if len(data) == 0 or data.shape[1] == 0:
         raise ContractError(
             f"the training frame is empty ({data.shape[0]} rows x {data.shape[1]} columns); "
@@ -128,11 +118,7 @@ def _as_frame(data: Any) -> pd.DataFrame:
             f"the training frame has duplicated column names: {', '.join(duplicates)}; "
             "rename them so each input column has its own name"
         )
-    return data.set_axis(names, axis=1)
-
-
-def _names_hint(n: int) -> str:
-    return ", ".join(f'"{i}"' for i in range(min(n, 3))) + (", ..." if n > 3 else "")
+    return data.set_axis(names, axis=1), spec, labels
 
 
 def contract_dtype(dtype: Any, values: pd.Series | None = None) -> str:
