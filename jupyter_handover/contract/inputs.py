@@ -151,6 +151,8 @@ def _from_lgb_dataset(data: Any, model: Any) -> TrainingFrame:
         )
     frame, spec, _ = training_frame(raw, model)
     own = data.feature_name if isinstance(data.feature_name, list) else None
+    if own == [f"Column_{i}" for i in range(len(own or []))]:
+        own = None  # lightgbm's automatic names: the data had none
     if own is not None and spec is not None and len(own) == frame.shape[1]:
         frame.columns = [str(n) for n in own]
     label = data.get_label() if hasattr(data, "get_label") else None
