@@ -53,8 +53,8 @@ def discover_training(
     shape = data_shape(value)
     if n is not None and shape is not None and not matches_model(value, model):
         raise DiscoveryError(
-            f"--train {train_name} has {shape[1]} feature(s), but {model_name} was fitted on "
-            f"{n}; pass the data given to fit()"
+            f"--train {train_name} does not match the model: it has {shape[1]} feature(s), "
+            f"{model_name} was fitted on {n}; pass the data given to fit()"
         )
     return Discovered(model_name, model, train_name, value)
 

@@ -73,6 +73,8 @@ def _tensor_output(contract: Any) -> Any:
         return None
     if output.get("kind") == "classification" and output.get("classes"):
         dtype = clean_tensor_type(np.asarray(output["classes"]).dtype)
+    elif str(output.get("dtype")) in ("float32", "float16"):  # a DMatrix's labels: xgboost's
+        dtype = np.dtype(str(output["dtype"]))  # Booster predicts float32
     else:
         dtype = np.dtype("float64")
     return Schema([TensorSpec(dtype, (-1,))])
