@@ -21,6 +21,14 @@ from jupyter_handover.kinds import (
     response_name,
     shape_text,
 )
+from jupyter_handover.training_data import (
+    ACCEPTED,
+    data_shape,
+    find_training_data,
+    is_training_data,
+    matches_model,
+    model_n_features,
+)
 
 __all__ = [
     "Discovered",
@@ -261,9 +269,14 @@ def _named_train(
 ) -> tuple[Any, str | None]:
     import pandas as pd
 
-    if name not in namespace or not isinstance(namespace[name], pd.DataFrame):
-        raise DiscoveryError(f"--train {name}: no DataFrame of that name in the kernel")
+    if name not in namespace:
+        raise DiscoveryError(
+            f"--train {name}: no variable of that name in the kernel; run the cell that "
+            "defines it first"
+        )
     train = namespace[name]
+    if not isinstance(train, pd.DataFrame):
+        return _named_data(name, train, model), target
     if feature_names(model) is None and n_features(model) is None:
         return train, target  # nothing to check against (e.g. an object with a predict hook)
     ok, found, extra = training_target(train, model, target, pre)
@@ -283,23 +296,45 @@ def _named_train(
     )
 
 
+def _named_data(name: str, value: Any, model: Any) -> Any:
+    """Training data of another accepted kind (an array, a sparse matrix, a DMatrix...),
+    checked against the model's number of features."""
+    if not is_training_data(value):
+        raise DiscoveryError(
+            f"--train {name}: a {type(value).__name__} is not training data; pass {ACCEPTED}"
+        )
+    n, shape = model_n_features(model), data_shape(value)
+    if n is not None and shape is not None and not matches_model(value, model):
+        raise DiscoveryError(
+            f"--train {name} does not match the model: it has {shape[1]} feature(s), the "
+            f"model was fitted on {n}; pass the data given to fit()"
+        )
+    return value
+
+
 def _pick_train(
     namespace: Mapping[str, Any], model_name: str, model: Any, target: str | None, pre: Preprocess
 ) -> tuple[str, Any, str | None]:
-    frames = find_training_frames(namespace, model, target, pre)
+    frames = find_training_frames(namespace, model, target, pre) or find_training_data(
+        namespace, model
+    )
     if not frames:
         raise DiscoveryError(
-            f"no DataFrame in the kernel matches the features {model_name} was fitted on; "
-            "name the training frame with --train VAR"
+            f"no training data in the kernel matches the features {model_name} was fitted on; "
+            f"name it with --train VAR ({ACCEPTED})"
         )
     names = list(frames)
     if len(names) > 1:
         trainish = [n for n in names if "train" in n.lower()]
         if len(trainish) != 1:
-            what = "DataFrames matching the model's features"
+            what = "training data matching the model's features"
             raise _ambiguous(namespace, what, names, "--train")
         names = trainish
+    import pandas as pd
+
     train = frames[names[0]]
+    if not isinstance(train, pd.DataFrame):
+        return names[0], train, target
     return names[0], train, training_target(train, model, target, pre)[1]
 
 

@@ -30,16 +30,15 @@ from jupyter_handover.artifact.files import (
     _git_commit,
     _lock,
     _read_notebook,
-    _split_payload,
     _swap_into_place,
     _write_json,
-    _write_mlflow_files,
 )
 from jupyter_handover.artifact.files import (
     _write_manifest as _write_manifest,
 )
 from jupyter_handover.artifact.loading import Artifact as Artifact
 from jupyter_handover.artifact.loading import load_artifact as load_artifact
+from jupyter_handover.artifact.mlflow_files import split_payload, write_mlflow_files
 from jupyter_handover.artifact.model_io import (
     check_notebook_code,
     contract_frame,
@@ -48,6 +47,7 @@ from jupyter_handover.artifact.model_io import (
     save_model,
 )
 from jupyter_handover.contract.infer import DataContract, infer_contract
+from jupyter_handover.contract.inputs import training_frame
 from jupyter_handover.environment.capture import (
     capture_environment,
     env_var_names,
@@ -214,7 +214,7 @@ def build_artifact_report(
             render_handover_md(meta, b.contract, requirements, env_names, lock_message)
         )
         (b.hdir / "Dockerfile").write_text(render_dockerfile(platform.python_version()))
-        _write_mlflow_files(staging, b.contract, sample, requirements, env.python)
+        write_mlflow_files(staging, b.contract, sample, requirements, env.python)
         _write_manifest(staging)
         timer.lap("artifact")
         _swap_into_place(staging, final)
@@ -253,12 +253,11 @@ def _prepare(
     timer.lap("export")
 
     timer.say("contract")
-    if not isinstance(train_df, pd.DataFrame):
-        raise ArtifactError("the training data must be a pandas DataFrame")
     packaged, description = packaged_model(model)
     train_df, target = contract_frame(train_df, packaged, target, export.hooks)
-    inputs = train_df.drop(columns=[target]) if target and target in train_df.columns else train_df
     contract = infer_contract(train_df, target=target, model=packaged)
+    frame = training_frame(train_df, packaged)[0]  # a numpy array, DMatrix... as a frame
+    inputs = frame.drop(columns=[target]) if target and target in frame.columns else frame
     timer.lap("contract")
     return _Build(packaged, nb, nb_path, nb_sha, export, name, inputs, contract, description)
 
@@ -323,12 +322,13 @@ def _examples_step(
     sample = _examples_frame(inputs[contract.column_names], examples)
     staged = HandoverModel(hdir)
     if notebook_predict is not None:
-        outputs = notebook_predict(staged.model, staged.contract.coerce(sample))
+        model_input = staged.contract.to_model_input(staged.contract.coerce(sample))
+        outputs = notebook_predict(staged.model, model_input)
     else:
         outputs = staged.predict(sample)
     _write_json(
         hdir / "examples.json",
-        {"inputs": _split_payload(sample), "outputs": to_jsonable(outputs)},
+        {"inputs": split_payload(sample), "outputs": to_jsonable(outputs)},
     )
     lap("examples")
     return sample

@@ -15,7 +15,6 @@ from typing import Any
 import nbformat
 import pandas as pd
 
-from jupyter_handover.contract.infer import DataContract
 from jupyter_handover.errors import ArtifactError
 from jupyter_handover.registry.refs import file_sha256
 
@@ -50,12 +49,6 @@ def _write_json(path: Path, data: Any) -> None:
     path.write_text(json.dumps(data, indent=2, default=_json_default, allow_nan=False) + "\n")
 
 
-def _split_payload(frame: pd.DataFrame) -> dict[str, Any]:
-    """A frame as MLflow's ``dataframe_split`` (columns + rows), JSON-safe."""
-    rows = json.loads(frame.to_json(orient="split", index=False, date_format="iso"))
-    return {"columns": list(map(str, frame.columns)), "data": rows["data"]}
-
-
 def _lock(
     requirements: dict[str, str], constraints: dict[str, str], python: str, enabled: bool
 ) -> tuple[str, bool, str, str]:
@@ -68,51 +61,6 @@ def _lock(
 
     res = lock_requirements(requirements, constraints, python_version=python)
     return res.text, res.hashes, res.message, res.tool
-
-
-def _write_mlflow_files(
-    root: Path,
-    contract: DataContract,
-    sample: pd.DataFrame,
-    requirements: dict[str, str],
-    python: str,
-) -> None:
-    """MLflow's own files: MLmodel (pyfunc flavor), requirements.txt, python_env.yaml,
-    conda.yaml, examples."""
-    from mlflow.models import Model
-    from mlflow.pyfunc import add_to_model
-
-    (root / "requirements.txt").write_text(
-        "".join(f"{k}=={v}\n" for k, v in sorted(requirements.items()))
-    )
-    (root / "python_env.yaml").write_text(
-        f"python: {python}\nbuild_dependencies:\n- pip\n- setuptools\n- wheel\n"
-        "dependencies:\n- -r requirements.txt\n"
-    )
-    # MLflow's env managers read env.conda even for virtualenv/uv: write both
-    (root / "conda.yaml").write_text(
-        f"name: mlflow-env\nchannels:\n- conda-forge\ndependencies:\n- python={python}\n"
-        "- pip\n- pip:\n  - -r requirements.txt\n"
-    )
-    split = _split_payload(sample.head(5))
-    _write_json(root / "input_example.json", split)
-    _write_json(root / "serving_input_example.json", {"dataframe_split": split})
-    mlmodel = Model(signature=contract.to_mlflow_signature())
-    mlmodel.saved_input_example_info = {
-        "artifact_path": "input_example.json",
-        "type": "dataframe",
-        "pandas_orient": "split",
-        "serving_input_path": "serving_input_example.json",
-    }
-    add_to_model(
-        mlmodel,
-        loader_module="runtime.loader",
-        data=HANDOVER_DIR,
-        code=HANDOVER_DIR,
-        conda_env="conda.yaml",
-        python_env="python_env.yaml",
-    )
-    mlmodel.save(str(root / "MLmodel"))
 
 
 def _write_manifest(root: Path) -> None:

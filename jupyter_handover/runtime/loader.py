@@ -108,7 +108,7 @@ class HandoverModel:
     def predict(self, model_input: Any, params: dict[str, Any] | None = None) -> Any:
         """Validate, coerce, then run the exported ``handover_predict(model, df)``."""
         frame, _warnings = self.check(model_input)
-        return self.inference.handover_predict(self.model, frame)
+        return self.inference.handover_predict(self.model, self.contract.to_model_input(frame))
 
 
 def load(handover_dir: str | Path) -> HandoverModel:

@@ -195,6 +195,7 @@ def _verify(path: Path, logged: dict[str, Any] | None = None) -> dict[str, Any]:
 
 def run_status(magics: HandoverMagics, args: argparse.Namespace) -> None:
     from jupyter_handover.discovery import find_models, find_training_frames
+    from jupyter_handover.discovery import discover
     from jupyter_handover.export.cells import export_inference_code
     from jupyter_handover.interfaces.ipython.session import resolve_notebook_path
 
@@ -289,9 +290,11 @@ def _status_default(ns: dict[str, Any], model: str | None) -> dict[str, Any]:
 def _status_contract(ns: dict[str, Any], train: str | None) -> dict[str, Any] | None:
     """The inferred contract of ``train`` when it is small enough to infer at once."""
     from jupyter_handover.contract.infer import infer_contract
+    from jupyter_handover.training_data import data_shape
 
     frame = ns.get(train) if train else None
-    if frame is None or frame.size > _STATUS_CONTRACT_CELLS:
+    shape = data_shape(frame)
+    if shape is None or shape[0] * shape[1] > _STATUS_CONTRACT_CELLS:
         return None
     try:
         return infer_contract(frame).to_dict()
@@ -326,21 +329,22 @@ def _status_environment(magics: HandoverMagics, model: Any, code: str) -> dict[s
 
 
 def run_contract(magics: HandoverMagics, args: argparse.Namespace) -> None:
-    import pandas as pd
-
     from jupyter_handover.contract.infer import infer_contract
+    from jupyter_handover.training_data import is_training_data
 
     value = magics.user_ns.get(args.var)
-    if not isinstance(value, pd.DataFrame):
+    if not is_training_data(value):
         raise ContractError(
-            f"{args.var} is not a DataFrame in this kernel: "
-            "%handover contract VAR takes the name of a DataFrame"
+            f"{args.var} is not training data in this kernel: %handover contract VAR takes "
+            "the name of a DataFrame, a numpy array, a list of lists, a Series, a dict of "
+            "arrays, a sparse matrix, a DMatrix or a LightGBM Dataset"
         )
     contract = infer_contract(value, target=args.target).to_dict()
     magics.show(contract, ui.contract_table_html(contract), ui.contract_text(contract), args.json)
 
 
 def run_cells(magics: HandoverMagics, args: argparse.Namespace) -> None:
+    from jupyter_handover.discovery import discover
     from jupyter_handover.export.cells import export_inference_code
     from jupyter_handover.interfaces.ipython.session import resolve_notebook_path
 

@@ -74,6 +74,8 @@ def payload_columns(payload: Any, names: Sequence[str]) -> tuple[int, dict[str, 
 def _columns_of_rows(
     rows: Any, columns: Any, names: Sequence[str]
 ) -> tuple[int, dict[str, list[Any]]]:
+    if type(columns) is list and columns == list(range(len(names))):
+        columns = names  # pandas' positional labels of pd.DataFrame(X)
     if type(rows) is not list or not rows or list(columns) != list(names):
         raise Fallback
     if set(map(type, rows)) != {list} or set(map(len, rows)) != {len(names)}:

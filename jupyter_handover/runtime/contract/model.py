@@ -31,6 +31,7 @@ from .checks import (
 )
 from .columns import ColumnChecker
 from .fast import Fallback, fast_check
+from .inputs import request_frame, to_model_input
 from .payload import frame_from_payload
 from .words import clip, column_label
 
@@ -58,7 +59,6 @@ POLICY_CHOICES: dict[str, tuple[str, ...]] = {
 }
 _JSON_TYPES = {INTEGER: "integer", FLOAT: "number", BOOL: "boolean", STRING: "string"}
 _ISO_DATETIME = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?([Zz]|[+-]\d{2}:?\d{2})?$"
-_MLFLOW_TYPES = {"int32": "integer", "int16": "integer", "int8": "integer", "float32": "float"}
 
 
 @dataclass(frozen=True)
@@ -118,6 +118,8 @@ class DataContract:
     output: dict[str, Any] | None = None
     policies: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_POLICIES))
     format_version: int = FORMAT_VERSION
+    #: how the model takes its input (:mod:`.inputs`); None: a DataFrame
+    input: dict[str, Any] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "columns", tuple(self.columns))
@@ -157,9 +159,12 @@ class DataContract:
         """
         return frame_from_payload(payload, self.column_names)
 
+    def to_model_input(self, frame: pd.DataFrame) -> Any:
+        """A validated, coerced frame as the model takes it (:func:`.inputs.to_model_input`)."""
+        return to_model_input(frame, self.input)
+
     def _frame(self, data: Any) -> pd.DataFrame:
-        if isinstance(data, np.ndarray) and data.ndim == 2 and data.shape[1] == len(self.columns):
-            data = pd.DataFrame(data, columns=self.column_names)
+        data = request_frame(data, self.column_names)
         frame = data if isinstance(data, pd.DataFrame) else self.frame_from_payload(data)
         if not all(isinstance(c, str) for c in frame.columns):
             frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
@@ -289,7 +294,7 @@ class DataContract:
 
     def to_dict(self) -> dict[str, Any]:
         """The contract as JSON-serialisable data (the content of ``contract.json``)."""
-        return {
+        data = {
             "format_version": self.format_version,
             "n_rows": self.n_rows,
             "target": self.target,
@@ -297,6 +302,9 @@ class DataContract:
             "policies": dict(self.policies),
             "columns": [spec.to_dict() for spec in self.columns],
         }
+        if self.input is not None:  # absent: a DataFrame (contracts before this field)
+            data["input"] = json_safe(self.input)
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> DataContract:
@@ -316,6 +324,7 @@ class DataContract:
             output=data.get("output"),
             policies=dict(data.get("policies") or DEFAULT_POLICIES),
             format_version=version,
+            input=data.get("input"),
         )
 
     def to_json_schema(self) -> dict[str, Any]:
@@ -362,42 +371,8 @@ class DataContract:
         return schema
 
     def to_mlflow_signature(self) -> Any:
-        """An ``mlflow.models.ModelSignature`` with a ColSpec per column and the output."""
-        from mlflow.models import ModelSignature
-        from mlflow.types.schema import AnyType, ColSpec, Schema
+        """An ``mlflow.models.ModelSignature``: what MLflow's own flavour writes for the
+        training data (a ColSpec per column for a frame, a tensor for an array)."""
+        from .signature import mlflow_signature
 
-        inputs = Schema(
-            [
-                ColSpec(_mlflow_type(spec, AnyType), spec.name, required=not spec.nullable)
-                for spec in self.columns
-            ]
-        )
-        outputs = None
-        if self.output is not None:
-            dtype = self.output.get("dtype")
-            if self.output.get("kind") == "regression" or dtype is None:
-                out_type: Any = "double"
-            else:
-                out_type = _mlflow_type(ColumnSpec("output", str(dtype)), AnyType)
-            outputs = Schema([ColSpec(out_type)])
-        return ModelSignature(inputs=inputs, outputs=outputs)
-
-
-def _mlflow_type(spec: ColumnSpec, any_type: Any) -> Any:
-    """MLflow's column type for ``spec``; a category column takes the type of its categories."""
-    kind = spec.kind
-    if kind == CATEGORY and spec.categories:
-        types = {type(c) for c in spec.categories}
-        if types == {int}:
-            return "long"
-        if types <= {int, float}:
-            return "double"
-        if types == {bool}:
-            return "boolean"
-    if kind == INTEGER:
-        return _MLFLOW_TYPES.get(spec.dtype.lower(), "long")
-    if kind == FLOAT:
-        return _MLFLOW_TYPES.get(spec.dtype.lower(), "double")
-    return {BOOL: "boolean", STRING: "string", CATEGORY: "string", DATETIME: "datetime"}.get(
-        kind, any_type()
-    )
+        return mlflow_signature(self)

@@ -1,6 +1,7 @@
 """Parsing of MLflow's JSON scoring shapes into a DataFrame (shipped inside every artifact).
 
-Accepted: ``{"dataframe_split": {"columns": [...], "data": [[...]]}}``,
+Accepted: ``{"dataframe_split": {"columns": [...], "data": [[...]]}}`` (without ``columns``,
+or with pandas' positional labels ``0 .. N-1``, the rows take the contract's columns),
 ``{"dataframe_records": [{...}]}``, ``{"instances": ...}`` and ``{"inputs": ...}`` (records,
 rows, or a mapping of column to values), a bare list of records, or the JSON text of any of
 these. A ``params`` key beside the data is ignored here. The fast path, which checks plain
@@ -65,6 +66,8 @@ def _from_split(body: Any, columns: Sequence[str] | None) -> pd.DataFrame:
     if not isinstance(body, Mapping) or not isinstance(body.get("data"), list):
         raise ValueError(f'"dataframe_split" must be a mapping with a "data" list; {_HELP}')
     names = body.get("columns", columns)
+    if columns is not None and names == list(range(len(columns))):
+        names = columns  # pandas' labels of pd.DataFrame(X): the contract's columns by position
     if names is None:
         raise ValueError('"dataframe_split" needs "columns": the names of the cells of each row')
     if not isinstance(names, list | tuple) or not all(isinstance(n, str) for n in names):

@@ -265,9 +265,10 @@ def _content(scope: Scope) -> tuple[str, str]:
 
 
 def predict_fn(model: HandoverModel) -> PredictFn:
-    inference, estimator = model.inference, model.model
+    inference, estimator, as_input = model.inference, model.model, model.contract.to_model_input
 
     def predict(frame: Any, proba: bool) -> dict[str, list[Any]]:
+        frame = as_input(frame)  # the model's own input type (an array for an array model)
         out = {"predictions": to_jsonable(inference.handover_predict(estimator, frame))}
         if proba:
             features = inference.preprocess(frame) if hasattr(inference, "preprocess") else frame
