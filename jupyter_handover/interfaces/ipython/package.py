@@ -195,7 +195,6 @@ def _verify(path: Path, logged: dict[str, Any] | None = None) -> dict[str, Any]:
 
 def run_status(magics: HandoverMagics, args: argparse.Namespace) -> None:
     from jupyter_handover.discovery import find_models, find_training_frames
-    from jupyter_handover.discovery import discover
     from jupyter_handover.export.cells import export_inference_code
     from jupyter_handover.interfaces.ipython.session import resolve_notebook_path
 
@@ -344,7 +343,6 @@ def run_contract(magics: HandoverMagics, args: argparse.Namespace) -> None:
 
 
 def run_cells(magics: HandoverMagics, args: argparse.Namespace) -> None:
-    from jupyter_handover.discovery import discover
     from jupyter_handover.export.cells import export_inference_code
     from jupyter_handover.interfaces.ipython.session import resolve_notebook_path
 
