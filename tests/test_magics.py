@@ -70,7 +70,7 @@ def test_help_prints_and_does_not_raise(shell: Any, capsys: Any) -> None:
     [
         ("", "required"),
         ("package --bogus", "unrecognized"),
-        ("contract nothing_here", "not a DataFrame"),
+        ("contract nothing_here", "not training data"),
     ],
 )
 def test_bad_arguments_are_usage_errors(trained: tuple[Any, Path], line: str, match: str) -> None:
