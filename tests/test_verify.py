@@ -257,6 +257,7 @@ def test_magic_verify(shell: Any, copy: Path) -> None:
     from IPython.core.displaypub import CapturingDisplayPublisher
     from IPython.core.error import UsageError
 
+    from jupyter_handover.errors import VerificationFailedError
     from jupyter_handover.interfaces.display import MIME
 
     with pytest.raises(UsageError, match="nothing to verify"):
@@ -270,8 +271,10 @@ def test_magic_verify(shell: Any, copy: Path) -> None:
     assert data["passed"] is True and data["rtol"] == 1e-6
     _edit_json(copy / "handover" / "examples.json", lambda d: d["outputs"].__setitem__(0, 7))
     _write_manifest(copy)
-    with pytest.raises(UsageError, match="verification failed at compare"):
+    # a failed verification is a real failure, not a user mistake: it keeps its traceback
+    with pytest.raises(VerificationFailedError, match="verification failed at compare") as err:
         shell.run_line_magic("handover", f"verify {copy}")
+    assert not isinstance(err.value, UsageError)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
-from jupyter_handover.errors import ArtifactError
+from jupyter_handover.errors import ArtifactNotFoundError
 
 __all__ = ["file_sha256", "resolve_model_ref"]
 
@@ -29,7 +29,7 @@ def resolve_model_ref(model_ref: str | Path) -> Path:
         from jupyter_handover.registry.tracking import download_model
 
         return download_model(ref)
-    raise ArtifactError(
+    raise ArtifactNotFoundError(
         f"{ref!r} is neither an artifact directory nor an MLflow model URI: pass a folder "
         "written by %handover package, runs:/RUN/PATH, models:/NAME/VERSION or models:/NAME@ALIAS"
     )

@@ -24,6 +24,8 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from jupyter_handover.errors import EnvironmentBuildError, InterpreterNotFoundError
+
 __all__ = [
     "BuiltEnvironment",
     "EnvironmentBuildError",
@@ -44,14 +46,6 @@ INSTALL_TIMEOUT = 900.0
 #: Built environments kept in the cache (least recently used ones go first).
 MAX_ENVS = 8
 _STALE_PARTIAL_SECONDS = 3600.0
-
-
-class InterpreterNotFoundError(Exception):
-    """No interpreter of the needed exact version exists on this machine."""
-
-
-class EnvironmentBuildError(Exception):
-    """The virtualenv could not be created or the lock could not be installed."""
 
 
 @dataclass(frozen=True)

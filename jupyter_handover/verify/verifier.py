@@ -18,13 +18,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jupyter_handover.registry.refs import file_sha256
-from jupyter_handover.verify.replay import ReplayError, explain, replay
-from jupyter_handover.verify.venv import (
+from jupyter_handover.errors import (
+    ArtifactError,
     EnvironmentBuildError,
     InterpreterNotFoundError,
-    ensure_environment,
+    ReplayError,
+    TrackingError,
+    VerifyStepError,
 )
+from jupyter_handover.registry.refs import file_sha256
+from jupyter_handover.verify.replay import explain, replay
+from jupyter_handover.verify.venv import ensure_environment
 
 __all__ = ["STEPS", "VerifyReport", "check_manifest", "compare_outputs", "verify_artifact"]
 
@@ -88,14 +92,6 @@ class VerifyReport:
             "recorded": self.recorded,
             "verified_at": self.verified_at,
         }
-
-
-class _Failed(Exception):
-    """A step failed; the message is the report's problem."""
-
-    def __init__(self, step: str, message: str) -> None:
-        super().__init__(message)
-        self.step = step
 
 
 def check_manifest(root: Path) -> list[str]:
@@ -172,13 +168,11 @@ def _run_replay(python: Path, handover: Path, env_var_names: list[str]) -> dict[
     try:
         return replay(python, handover, env_var_names)
     except ReplayError as exc:
-        raise _Failed("replay", str(exc)) from exc
+        raise VerifyStepError("replay", str(exc)) from exc
 
 
 def _resolve(model_ref: str | Path, downloads: Path) -> Path:
     """A local folder as is; an MLflow URI downloaded into ``downloads`` (removed after)."""
-    from jupyter_handover.errors import ArtifactError, TrackingError
-
     ref = str(model_ref)
     local = Path(ref).expanduser()
     try:
@@ -192,14 +186,14 @@ def _resolve(model_ref: str | Path, downloads: Path) -> Path:
 
         return resolve_model_ref(ref)  # raises with the message that lists what is accepted
     except (ArtifactError, TrackingError) as exc:
-        raise _Failed("resolve", str(exc)) from exc
+        raise VerifyStepError("resolve", str(exc)) from exc
 
 
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise _Failed("manifest", f"{path.name} cannot be read ({exc})") from exc
+        raise VerifyStepError("manifest", f"{path.name} cannot be read ({exc})") from exc
 
 
 def is_mlflow_uri(model_ref: str | Path) -> bool:
@@ -257,7 +251,7 @@ def verify_artifact(
         problems = check_manifest(root)
         lap("manifest")
         if problems:
-            raise _Failed("manifest", "the manifest does not match: " + "; ".join(problems))
+            raise VerifyStepError("manifest", "the manifest does not match: " + "; ".join(problems))
         handover = root / "handover"
         meta = _read_json(handover / "handover.json")
         environment = _read_json(handover / "environment.json")
@@ -276,10 +270,10 @@ def verify_artifact(
             )
         except InterpreterNotFoundError as exc:
             lap(current_step[0])
-            raise _Failed("interpreter", str(exc)) from exc
+            raise VerifyStepError("interpreter", str(exc)) from exc
         except EnvironmentBuildError as exc:
             lap(current_step[0])
-            raise _Failed(current_step[0], str(exc)) from exc
+            raise VerifyStepError(current_step[0], str(exc)) from exc
         lap(current_step[0])
         report.env_digest, report.env_cached = built.digest, built.cached
         report.lock_hashes = built.hashes
@@ -298,15 +292,15 @@ def verify_artifact(
         }
         lap("replay")
         if result.get("python") != report.python:
-            raise _Failed(
+            raise VerifyStepError(
                 "replay",
                 f"the clean environment runs Python {result.get('python')}, "
                 f"not the artifact's {report.python}",
             )
         if "error" in result:
-            raise _Failed("replay", explain(result["error"]))
+            raise VerifyStepError("replay", explain(result["error"]))
         if result.get("jupyter_handover_importable"):
-            raise _Failed(
+            raise VerifyStepError(
                 "replay",
                 "jupyter_handover is importable in the clean environment: the lock must not "
                 "name it (an artifact needs only its own runtime)",
@@ -317,13 +311,13 @@ def verify_artifact(
         lap("compare")
         if report.mismatches:
             rows = ", ".join(str(m["row"]) for m in report.mismatches[:20])
-            raise _Failed(
+            raise VerifyStepError(
                 "compare",
                 f"{len(report.mismatches)} of {report.rows} golden rows differ from the "
                 f"notebook's predictions (rows {rows})",
             )
         report.passed = True
-    except _Failed as exc:
+    except VerifyStepError as exc:
         report.failed_step = exc.step
         report.problems.insert(0, str(exc))
     finally:
@@ -340,7 +334,6 @@ def verify_artifact(
 def record_report(model_uri: str, report: VerifyReport) -> None:
     """Record ``report`` on the MLflow run of ``model_uri``; a failure to record is noted in
     ``report.recorded`` and never raises."""
-    from jupyter_handover.errors import TrackingError
     from jupyter_handover.registry.tracking import record_verification
 
     try:

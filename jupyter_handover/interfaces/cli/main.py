@@ -226,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except HandoverError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code
     return code
 
 

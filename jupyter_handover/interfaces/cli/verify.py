@@ -8,11 +8,7 @@ import sys
 import time
 from typing import Any
 
-from jupyter_handover.errors import HandoverUsageError, VerificationError
-
-
-class PromotionRefusedError(VerificationError):
-    """The model version's latest verification did not pass: the alias stays where it is."""
+from jupyter_handover.errors import HandoverUsageError, PromotionRefusedError
 
 
 def _progress() -> Any:

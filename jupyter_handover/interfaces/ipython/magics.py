@@ -1,6 +1,7 @@
 """``%handover``: the IPython adapter. Parses arguments, calls the core once, shows a summary.
 
-User mistakes become :class:`IPython.core.error.UsageError` (a message, no traceback).
+User mistakes (:class:`~jupyter_handover.errors.HandoverUsageError`) become
+:class:`IPython.core.error.UsageError` (a message, no traceback); real failures keep theirs.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, NoReturn
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 
-from jupyter_handover.errors import HandoverError
+from jupyter_handover.errors import HandoverError, is_user_error
 from jupyter_handover.interfaces import display as ui
 from jupyter_handover.interfaces.ipython.session import ENV_RESULT
 
@@ -141,7 +142,9 @@ class HandoverMagics(Magics):
         except HandoverError as exc:
             if args.command == "package":
                 self.write_result({"status": "failed", "error": str(exc)})
-            raise UsageError(str(exc)) from None
+            if is_user_error(exc):
+                raise UsageError(str(exc)) from None
+            raise  # a real failure keeps its traceback
         return None
 
     @property

@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jupyter_handover.errors import HandoverUsageError, VerificationError
+from jupyter_handover.errors import NothingToVerifyError, VerificationFailedError
 from jupyter_handover.interfaces import display as ui
 
 if TYPE_CHECKING:
@@ -17,14 +17,6 @@ if TYPE_CHECKING:
 
 DEFAULT_RTOL = 1e-9
 DEFAULT_ATOL = 1e-12
-
-
-class NothingToVerifyError(VerificationError, HandoverUsageError):
-    """``%handover verify`` without a model, and nothing packaged in this kernel yet."""
-
-
-class VerificationFailedError(VerificationError):
-    """The replay ran and did not match (or could not run): the summary says why."""
 
 
 class _VerifyProgress:
