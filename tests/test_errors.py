@@ -120,12 +120,12 @@ def test_cli_usage_error_of_a_real_command(capsys: Any) -> None:
 def test_magics_turn_only_user_errors_into_usage_errors(
     exc: HandoverError, shell: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from jupyter_handover.interfaces.ipython import package
+    from jupyter_handover.interfaces.ipython import preview
 
     def fail(_magics: Any, _args: Any) -> None:
         raise exc
 
-    monkeypatch.setattr(package, "run_cells", fail)
+    monkeypatch.setattr(preview, "run_cells", fail)
     with pytest.raises(Exception, match="^boom$") as raised:
         shell.run_line_magic("handover", "cells")
     if isinstance(exc, HandoverUsageError):
@@ -152,6 +152,6 @@ async def test_unreadable_notebook_answers_its_class_status(jp_fetch: Any, jp_ro
         await jp_fetch("jupyter-handover", "status", params={"path": "broken.ipynb"})
     assert raised.value.code == errors.NotebookPathError.http_status == 422
     assert raised.value.response is not None
-    assert "cannot be read as a Jupyter notebook" in json.loads(raised.value.response.body)[
-        "message"
-    ]
+    assert (
+        "cannot be read as a Jupyter notebook" in json.loads(raised.value.response.body)["message"]
+    )

@@ -37,7 +37,7 @@ from jupyter_handover.errors import (
     ModelNotPicklableError,
     NoTaggedCellsError,
 )
-from jupyter_handover.export.cells import ExportResult, export_inference_code
+from jupyter_handover.export.cells import DEFAULT_TAG, ExportResult, export_inference_code
 from jupyter_handover.registry.refs import file_sha256, resolve_model_ref
 from jupyter_handover.runtime.loader import HandoverModel, to_jsonable
 
@@ -181,7 +181,7 @@ def build_artifact_report(
     name: str | None = None,
     *,
     examples: int = 20,
-    tag: str = "handover",
+    tag: str = DEFAULT_TAG,
     lock: bool = True,
     notebook_predict: Callable[[Any, pd.DataFrame], Any] | None = None,
     metrics: dict[str, float] | None = None,

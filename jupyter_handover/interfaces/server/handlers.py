@@ -19,6 +19,7 @@ from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
 from jupyter_handover.errors import HandoverError, TrackingError
+from jupyter_handover.export.cells import DEFAULT_TAG as EXPORT_TAG
 from jupyter_handover.interfaces.server.jobs import VerifyJobs
 from jupyter_handover.interfaces.server.paths import (
     confine,
@@ -26,17 +27,16 @@ from jupyter_handover.interfaces.server.paths import (
     http_error,
     resolve_notebook,
 )
+from jupyter_handover.registry.refs import MLFLOW_URI_PREFIXES
 
 #: URL namespace of the extension, below the server's ``base_url``.
 NAMESPACE = "jupyter-handover"
 
 #: The cell tag that marks inference code.
-DEFAULT_TAG = "handover"
+DEFAULT_TAG = EXPORT_TAG
 
 #: MLflow's own default when ``MLFLOW_TRACKING_URI`` is not set (MLflow 3.x).
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-
-_MODEL_URI_PREFIXES = ("models:/", "runs:/")
 
 
 def server_config() -> dict[str, Any]:
@@ -142,7 +142,7 @@ class VerifyHandler(_Handler):
         cwd = None
         if body.get("path"):
             cwd = resolve_notebook(self.root_dir, str(body["path"])).parent
-        if not ref.startswith(_MODEL_URI_PREFIXES):
+        if not ref.startswith(MLFLOW_URI_PREFIXES):
             folder = confine(self.root_dir, ref)
             if not folder.is_dir():
                 raise http_error(404, f"no artifact folder {ref}")
