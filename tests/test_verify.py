@@ -18,8 +18,8 @@ from handover_fixtures import ROOT, TAGGED_CODE, TRAIN_CODE, write_notebook
 
 from jupyter_handover.artifact.build import _write_manifest, build_artifact
 from jupyter_handover.interfaces.cli.main import main as cli_main
-from jupyter_handover.verify import venv as _venv
 from jupyter_handover.verify import compare_outputs, verify_artifact
+from jupyter_handover.verify import venv as _venv
 
 SEEDLESS_TAGGED = (
     TAGGED_CODE
