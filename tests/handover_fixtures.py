@@ -11,6 +11,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -182,3 +183,38 @@ def trained(shell: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tupl
     shell.run_cell(TRAIN_CODE).raise_error()
     monkeypatch.setenv("JPY_SESSION_NAME", str(nb))
     return shell, nb
+
+
+@dataclass(frozen=True)
+class BuiltArtifact:
+    """An artifact of the small notebook, with the names its cells defined."""
+
+    path: Path
+    namespace: dict[str, Any]  # model, X_train, y_train, preprocess, ...
+    notebook: Path
+
+
+@pytest.fixture(scope="session")
+def small_artifact(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BuiltArtifact]:
+    """The small notebook's artifact (exact pins, no lock), built once for the session.
+
+    Shared by every test that only reads it: never change it (``artifact_copy`` is a private
+    copy to tamper with). When the session ends its manifest must still hold.
+    """
+    from jupyter_handover.artifact.build import build_artifact
+    from jupyter_handover.verify.verifier import check_manifest
+
+    work = tmp_path_factory.mktemp("small-artifact")
+    ns: dict[str, Any] = {}
+    exec(TAGGED_CODE, ns)
+    exec(TRAIN_CODE, ns)
+    nb = write_notebook(work / "small.ipynb")
+    path = build_artifact(ns["model"], ns["X_train"], nb, work / "out", name="small", lock=False)
+    yield BuiltArtifact(path, ns, nb)
+    assert check_manifest(path) == [], "a test changed the shared artifact: use artifact_copy"
+
+
+@pytest.fixture
+def artifact_copy(small_artifact: BuiltArtifact, tmp_path: Path) -> Path:
+    """A private copy of :func:`small_artifact`, free to tamper with."""
+    return Path(shutil.copytree(small_artifact.path, tmp_path / "artifact"))

@@ -9,7 +9,7 @@ from pathlib import Path
 import nbformat
 import pandas as pd
 import pytest
-from handover_fixtures import TAGGED_CODE, TRAIN_CODE, write_notebook
+from handover_fixtures import TAGGED_CODE, TRAIN_CODE, BuiltArtifact, write_notebook
 
 from jupyter_handover.artifact.build import build_artifact, file_sha256, load_artifact
 from jupyter_handover.errors import ExportError, ModelNotPicklableError
@@ -63,22 +63,20 @@ def test_layout_manifest_and_metadata(tmp_path: Path, trained_ns: dict) -> None:
     assert not list((tmp_path / "out").glob(".*"))  # no staging folder left
 
 
-def test_load_artifact_predicts_like_the_notebook(tmp_path: Path, trained_ns: dict) -> None:
-    nb = write_notebook(tmp_path / "small.ipynb")
-    path = build_artifact(trained_ns["model"], trained_ns["X_train"], nb, tmp_path, lock=False)
-    art = load_artifact(path)
-    rows = trained_ns["X_train"].head(25)
-    expected = trained_ns["model"].predict(trained_ns["preprocess"](rows))
+def test_load_artifact_predicts_like_the_notebook(small_artifact: BuiltArtifact) -> None:
+    ns = small_artifact.namespace
+    art = load_artifact(small_artifact.path)
+    rows = ns["X_train"].head(25)
+    expected = ns["model"].predict(ns["preprocess"](rows))
     assert list(art.predict(rows)) == list(expected)
     assert art.contract.column_names == ["a", "b", "color"]
     assert art.environment["python"]
 
 
-def test_mlflow_pyfunc_loads_the_folder(tmp_path: Path, trained_ns: dict) -> None:
+def test_mlflow_pyfunc_loads_the_folder(small_artifact: BuiltArtifact) -> None:
     import mlflow.pyfunc
 
-    nb = write_notebook(tmp_path / "small.ipynb")
-    path = build_artifact(trained_ns["model"], trained_ns["X_train"], nb, tmp_path, lock=False)
+    path = small_artifact.path
     loaded = mlflow.pyfunc.load_model(str(path))
     examples = json.loads((path / "handover/examples.json").read_text())
     frame = pd.DataFrame(examples["inputs"]["data"], columns=examples["inputs"]["columns"])

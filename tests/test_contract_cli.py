@@ -4,29 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+from handover_fixtures import BuiltArtifact
 
 from jupyter_handover.interfaces.cli.main import main
-from tests.handover_fixtures import TAGGED_CODE, TRAIN_CODE, write_notebook
 
 
 @pytest.fixture(scope="module")
-def artifact(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, pd.DataFrame]:
-    from jupyter_handover.artifact.build import build_artifact
-
-    work = tmp_path_factory.mktemp("cli-contract")
-    nb = write_notebook(work / "small.ipynb")
-    namespace: dict[str, Any] = {}
-    exec(TAGGED_CODE, namespace)  # noqa: S102 - the fixture notebook's own cells
-    exec(TRAIN_CODE, namespace)  # noqa: S102
-    path = build_artifact(
-        namespace["model"], namespace["X_train"], nb, work / "out", name="small", lock=False
-    )
-    return path, namespace["X_train"]
+def artifact(small_artifact: BuiltArtifact) -> tuple[Path, pd.DataFrame]:
+    return small_artifact.path, small_artifact.namespace["X_train"]
 
 
 def test_validate_a_clean_csv_passes(

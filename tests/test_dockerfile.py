@@ -13,25 +13,17 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
-from handover_fixtures import TAGGED_CODE, TRAIN_CODE, write_notebook
-
-from jupyter_handover.artifact.build import build_artifact
+from handover_fixtures import BuiltArtifact
 
 BUILD_TOOLS = ("gcc", "g++", "build-essential", "make", "clang", "cmake", "python3-dev")
 
 
 @pytest.fixture(scope="module")
-def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    tmp = tmp_path_factory.mktemp("docker")
-    ns: dict[str, Any] = {}
-    exec(TAGGED_CODE, ns)
-    exec(TRAIN_CODE, ns)
-    nb = write_notebook(tmp / "small.ipynb")
-    return build_artifact(ns["model"], ns["X_train"], nb, tmp / "out", lock=False)
+def artifact(small_artifact: BuiltArtifact) -> Path:
+    return small_artifact.path
 
 
 def instructions(text: str) -> list[tuple[str, str]]:

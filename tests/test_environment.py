@@ -31,6 +31,7 @@ from jupyter_handover.environment.capture import (
     notebook_defined_classes,
 )
 from jupyter_handover.environment.lock import LockResult, lock_requirements, non_index_distributions
+from jupyter_handover.environment.lock_tool import pip_compile_command
 from jupyter_handover.errors import EnvironmentCaptureError
 
 INFERENCE_CODE = """\
@@ -384,7 +385,7 @@ def test_cache_key_depends_on_python_version(tmp_path: Path) -> None:
 def test_pip_compile_lock_is_hashed_and_portable(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    cmd = lock_module._pip_compile_cmd()
+    cmd = pip_compile_command()
     if cmd is None:
         pytest.skip("pip-tools is not installed")
     monkeypatch.setattr(lock_module, "find_lock_tool", lambda: ("pip-compile", cmd))

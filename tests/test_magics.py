@@ -11,6 +11,7 @@ import pytest
 from handover_fixtures import write_notebook
 from IPython.core.error import UsageError
 
+from jupyter_handover.errors import TrackingError
 from jupyter_handover.interfaces.display import MIME
 
 
@@ -118,10 +119,12 @@ def test_unreachable_tracking_server_keeps_the_artifact(
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    with pytest.raises(UsageError, match="cannot be reached.*jupyter handover log") as err:
+    # MLflow down is a real failure (not a user mistake): it keeps its traceback
+    with pytest.raises(TrackingError, match="cannot be reached.*jupyter handover log") as err:
         shell.run_line_magic(
             "handover", f"package --no-lock --tracking-uri http://127.0.0.1:{port}"
         )
+    assert not isinstance(err.value, UsageError)
     art = tmp_path / "handover_artifacts" / "small"
     assert str(art) in str(err.value)
     assert (art / "handover" / "manifest.json").is_file()

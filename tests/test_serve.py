@@ -27,7 +27,7 @@ from starlette.testclient import TestClient
 
 from jupyter_handover.artifact.build import build_artifact
 from jupyter_handover.interfaces.cli.main import build_parser
-from jupyter_handover.interfaces.cli.serve import serve_command
+from jupyter_handover.interfaces.cli.serve import cmd_serve, serve_command
 from jupyter_handover.runtime.server.app import ServerConfig, create_app
 from jupyter_handover.runtime.server.batching import MicroBatcher
 
@@ -469,7 +469,7 @@ def test_schemathesis_finds_no_5xx_in_1000_requests(server: tuple[str, Path]) ->
 
 def test_cli_runs_the_artifacts_own_runtime(artifact: Path) -> None:
     args = build_parser().parse_args(["serve", str(artifact), "--port", "9999", "--workers", "2"])
-    assert args.func.__module__ == "jupyter_handover.interfaces.cli.serve"
+    assert args.func is cmd_serve
     cmd = serve_command(artifact / "handover", args.host, args.port, args.workers, 0.0, None)
     assert cmd[1:] == ["-m", "runtime", "serve", "--host", "127.0.0.1", "--port", "9999"] + [
         "--workers",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 from pathlib import Path
 from typing import Any
@@ -260,7 +259,7 @@ async def test_an_unknown_verify_job_is_404(jp_fetch):
     assert "no verify job" in body["message"]
 
 
-async def test_verify_job_runs_in_the_background_and_reports(jp_fetch, jp_root_dir):
+async def test_verify_job_runs_in_the_background_and_reports(jp_fetch, jp_root_dir, jp_serverapp):
     folder = Path(jp_root_dir) / "handover_artifacts" / "broken"
     folder.mkdir(parents=True)  # no manifest: the verification fails, quickly
 
@@ -274,12 +273,10 @@ async def test_verify_job_runs_in_the_background_and_reports(jp_fetch, jp_root_d
     assert started.code == 202
     job = json.loads(started.body)
     assert job["state"] == "running"
-    for _ in range(300):
-        answer = await jp_fetch("jupyter-handover", "verify", job["id"])
-        job = json.loads(answer.body)
-        if job["state"] != "running":
-            break
-        await asyncio.sleep(0.1)
+    # the job's end is an event of the server's job list: wait for it, then ask over HTTP
+    await jp_serverapp.web_app.settings["jupyter_handover_jobs"].wait(job["id"])
+    answer = await jp_fetch("jupyter-handover", "verify", job["id"])
+    job = json.loads(answer.body)
     assert job["state"] == "failed", job
     assert job["report"]["passed"] is False
     assert job["report"]["problems"]

@@ -65,7 +65,7 @@ def test_cli_inspect(trained: tuple[Any, Path], tmp_path: Path, capsys: Any) -> 
 
 
 def test_cli_inspect_bad_reference(capsys: Any) -> None:
-    assert cli_main(["inspect", "no/such/thing"]) == 1
+    assert cli_main(["inspect", "no/such/thing"]) == 2  # a user mistake, as argparse exits
     assert "neither an artifact directory nor an MLflow model URI" in capsys.readouterr().err
 
 

@@ -19,8 +19,8 @@ from handover_fixtures import ROOT, TAGGED_CODE, TRAIN_CODE, write_notebook
 from jupyter_handover.artifact.build import _write_manifest, build_artifact
 from jupyter_handover.interfaces.cli.main import main as cli_main
 from jupyter_handover.interfaces.ipython.verify import summary_text
+from jupyter_handover.verify import compare_outputs, verify_artifact
 from jupyter_handover.verify import venv as _venv
-from jupyter_handover.verify.verifier import compare_outputs, verify_artifact
 
 SEEDLESS_TAGGED = (
     TAGGED_CODE
@@ -264,6 +264,7 @@ def test_magic_verify(shell: Any, copy: Path) -> None:
     from IPython.core.displaypub import CapturingDisplayPublisher
     from IPython.core.error import UsageError
 
+    from jupyter_handover.errors import VerificationFailedError
     from jupyter_handover.interfaces.display import MIME
 
     with pytest.raises(UsageError, match="nothing to verify"):
@@ -277,8 +278,10 @@ def test_magic_verify(shell: Any, copy: Path) -> None:
     assert data["passed"] is True and data["rtol"] == 1e-6
     _edit_json(copy / "handover" / "examples.json", lambda d: d["outputs"].__setitem__(0, 7))
     _write_manifest(copy)
-    with pytest.raises(UsageError, match="verification failed at compare"):
+    # a failed verification is a real failure, not a user mistake: it keeps its traceback
+    with pytest.raises(VerificationFailedError, match="verification failed at compare") as err:
         shell.run_line_magic("handover", f"verify {copy}")
+    assert not isinstance(err.value, UsageError)
 
 
 @pytest.fixture
@@ -327,11 +330,8 @@ def test_promote_only_after_a_passing_verification(
 
 
 def test_package_verify_records_on_the_logged_run(trained: tuple[Any, Path], tracking: str) -> None:
-    import inspect
-
     from mlflow import MlflowClient
 
-    from jupyter_handover.interfaces.ipython import package as _magic_commands
     from jupyter_handover.interfaces.ipython.magics import HandoverMagics
 
     shell, _ = trained
@@ -343,10 +343,7 @@ def test_package_verify_records_on_the_logged_run(trained: tuple[Any, Path], tra
     )
     last = magics.last_package
     assert last is not None and last["verify"]["passed"] is True, last
-    verified = last["verify"]
-    if "_verify(report.path, result)" not in inspect.getsource(_magic_commands.run_package):
-        # run_package still hands _verify the folder only: call it the way it will
-        verified = _magic_commands._verify(Path(last["artifact_path"]), last)
+    verified = last["verify"]  # the logged URI was verified (recorded on its run)
     assert verified["passed"] and verified["model_ref"] == last["model_uri"]
     run = MlflowClient(tracking_uri=tracking).get_run(last["run_id"])
     assert run.data.tags["handover.verified"] == "passed"

@@ -54,7 +54,7 @@ from jupyter_handover.environment.capture import (
     minimal_requirements,
 )
 from jupyter_handover.errors import ArtifactError, ExportError
-from jupyter_handover.export.cells import ExportResult, export_inference_code
+from jupyter_handover.export.cells import DEFAULT_TAG, ExportResult, export_inference_code
 from jupyter_handover.registry.refs import file_sha256, resolve_model_ref
 from jupyter_handover.runtime.loader import HandoverModel, to_jsonable
 
@@ -175,7 +175,7 @@ def build_artifact_report(
     name: str | None = None,
     *,
     examples: int = 20,
-    tag: str = "handover",
+    tag: str = DEFAULT_TAG,
     lock: bool = True,
     notebook_predict: Callable[[Any, pd.DataFrame], Any] | None = None,
     metrics: dict[str, float] | None = None,

@@ -1,4 +1,8 @@
-"""Text documents written into an artifact: HANDOVER.md and the Dockerfile."""
+"""Text documents written into an artifact: HANDOVER.md and the Dockerfile.
+
+The documents are Jinja2 templates in ``artifact/templates/``, one file each (as nbconvert
+keeps its templates); this module computes what they show (sizing, names, column details).
+"""
 
 from __future__ import annotations
 
@@ -9,18 +13,28 @@ from typing import Any
 from jupyter_handover.contract.infer import DataContract
 
 
-def _column_line(col: Any) -> str:
+def _render(template: str, **context: Any) -> str:
+    """Render one of ``artifact/templates/`` (plain text: no HTML escaping)."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("jupyter_handover.artifact", "templates"),
+        autoescape=False,  # Markdown and a Dockerfile, never HTML
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env.get_template(template).render(**context)
+
+
+def _column_detail(col: Any) -> str:
     if col.categories is not None:
-        shown = ", ".join(map(str, col.categories[:8])) + (
-            " ..." if len(col.categories) > 8 else ""
-        )
-        detail = f"one of: {shown}"
-    elif col.min is not None or col.max is not None:
-        detail = f"{col.min} .. {col.max}"
-    else:
-        detail = ""
-    nullable = "yes" if col.nullable else "no"
-    return f"| `{col.name}` | {col.dtype} | {nullable} | {detail} |"
+        shown = ", ".join(map(str, col.categories[:8]))
+        return f"one of: {shown}" + (" ..." if len(col.categories) > 8 else "")
+    if col.min is not None or col.max is not None:
+        return f"{col.min} .. {col.max}"
+    return ""
 
 
 def render_handover_md(
@@ -30,132 +44,25 @@ def render_handover_md(
     env_var_names: list[str],
     lock_message: str,
 ) -> str:
-    """The human handover document for engineering."""
-    name = meta["name"]
-    nb = meta["notebook"]
-    rows = "\n".join(_column_line(c) for c in contract.columns)
-    reqs = "\n".join(f"- `{k}=={v}`" for k, v in sorted(requirements.items()))
-    envs = "\n".join(f"- `{n}`" for n in env_var_names) or "- none"
-    output = contract.output or {}
-    image = f"{_k8s_name(name)}:latest"
-    k8s = _k8s_name(name)
-    sizing = _sizing((meta.get("resources") or {}).get("profile") or {})
-    profile_line, cpu, delay = sizing["profile_line"], sizing["cpu"], sizing["delay"]
-    memory, memory_limit = sizing["memory"], sizing["memory_limit"]
-    return f"""# Handover: {name}
-
-Packaged by jupyter_handover {meta["jupyter_handover"]} on {meta["created"]} from
-`{nb["path"]}` (sha256 `{nb["sha256"][:16]}...`, git commit `{meta.get("git_commit") or "none"}`).
-Python {meta["python"]}; model `{meta["model_class"]}`; inference hooks:
-{", ".join(meta["hooks"]) or "none (model.predict)"}.
-
-## Load it
-
-```python
-import mlflow
-model = mlflow.pyfunc.load_model("<this folder or models:/{name}@ALIAS>")
-model.predict(df)        # validated against handover/contract.json first
-```
-
-Only what `handover/requirements.lock` names is needed; jupyter_handover is not.
-
-## Prove it
-
-```
-jupyter handover verify <this folder or models:/{name}@ALIAS>
-```
-
-rebuilds the environment from the lock in a clean virtualenv and replays
-`handover/examples.json` (the notebook's own predictions).
-
-## Serve it
-
-With Docker (the image installs `handover/requirements.lock` with `--require-hashes`, runs
-as a non-root user and answers on port 8080):
-
-```
-docker build -t {image} -f handover/Dockerfile .
-docker run --rm -p 8080:8080 {image}
-curl -s localhost:8080/invocations -H 'Content-Type: application/json' \\
-     -d @serving_input_example.json
-```
-
-Without Docker, in an environment installed from the lock, from this artifact's `handover/`
-folder (or `jupyter handover serve <this folder>` where jupyter_handover is installed):
-
-```
-cd handover && python -m runtime serve --host 0.0.0.0 --port 8080 --workers 1
-```
-
-`POST /invocations` (or `/predict`) takes MLflow's scoring payloads (`dataframe_split`,
-`dataframe_records`, `instances`, `inputs`, or `text/csv`) and answers
-`{{"predictions": [...]}}`; `?proba=true` (or `"params": {{"proba": true}}`) adds
-`"probabilities"` and `"classes"` for classifiers. Errors: 400 malformed body, 413 body over
-10 MiB (`--body-limit`), 415 content type, 422 contract violation (every violation listed),
-500 model failure (with a request id that the JSON log line also has), 503 still loading.
-Concurrent requests share one `predict` call for up to `--batch-window-ms` (2 ms; 0 turns it
-off) and `--max-batch` rows. `GET /ping`, `/health` (liveness), `/ready` (model loaded and
-warmed up), `/version`, `/contract` (JSON Schema), `/docs` (OpenAPI), `/metrics`
-(Prometheus: requests, latency, violations by column, batch sizes, PSI drift per column).
-SIGTERM finishes in-flight requests before exiting.
-
-Resource profile: {profile_line}
-
-```yaml
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: {k8s}
-spec:
-  replicas: 2
-  selector:
-    matchLabels: {{app: {k8s}}}
-  template:
-    metadata:
-      labels: {{app: {k8s}}}
-    spec:
-      terminationGracePeriodSeconds: 40   # the server drains in-flight requests (30 s at most)
-      containers:
-        - name: model
-          image: {image}
-          ports: [{{containerPort: 8080}}]
-          resources:   # from the resource profile (see above)
-            requests: {{cpu: "{cpu}", memory: "{memory}Mi"}}
-            limits: {{memory: "{memory_limit}Mi"}}
-          readinessProbe:
-            httpGet: {{path: /ready, port: 8080}}
-            periodSeconds: 5
-          livenessProbe:
-            httpGet: {{path: /health, port: 8080}}
-            initialDelaySeconds: {delay}
-            periodSeconds: 10
-```
-
-## Input contract
-
-{len(contract.columns)} columns, trained on {contract.n_rows} rows.
-Extra columns: {contract.policies.get("extra_columns")};
-unknown categories: {contract.policies.get("unknown_categories")};
-out of range: {contract.policies.get("out_of_range")}.
-
-| column | dtype | nullable | range or categories |
-|---|---|---|---|
-{rows}
-
-Output: {output.get("kind", "predictions")} {output.get("classes", output.get("dtype", ""))}
-
-## Environment
-
-Requirements (pinned to the notebook kernel's versions):
-
-{reqs}
-
-Lock: {lock_message}
-
-Environment variables read by the inference code (names only; set them in production):
-
-{envs}
-"""
+    """The human handover document for engineering (``templates/HANDOVER.md.j2``)."""
+    k8s = _k8s_name(meta["name"])
+    return _render(
+        "HANDOVER.md.j2",
+        name=meta["name"],
+        meta=meta,
+        contract=contract,
+        columns=[
+            {"name": c.name, "dtype": c.dtype, "nullable": c.nullable, "detail": _column_detail(c)}
+            for c in contract.columns
+        ],
+        output=contract.output or {},
+        requirements=sorted(requirements.items()),
+        env_var_names=env_var_names,
+        lock_message=lock_message,
+        k8s=k8s,
+        image=f"{k8s}:latest",
+        sizing=_sizing((meta.get("resources") or {}).get("profile") or {}),
+    )
 
 
 def _k8s_name(name: str) -> str:
@@ -202,35 +109,10 @@ def _sizing(profile: dict[str, Any]) -> dict[str, Any]:
 
 
 def render_dockerfile(python_version: str) -> str:
-    """A serving image built from the hashed lock (checked as text: no engine here).
+    """A serving image built from the hashed lock (``templates/Dockerfile.j2``).
 
     Two stages: the lock is installed into a venv without pip in the first, and only that
     venv and the artifact reach the final image, where the base image's pip, setuptools and
     wheel are removed too: no build or install tool is left. Runs as uid 10001.
     """
-    return f"""# syntax=docker/dockerfile:1
-# Serving image for this handover artifact. Build from the artifact's root folder:
-#   docker build -t model:latest -f handover/Dockerfile .
-# Needs a hashed lock: artifacts packaged with --no-lock have exact pins without hashes.
-FROM python:{python_version}-slim AS build
-ENV PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
-COPY handover/requirements.lock /tmp/requirements.lock
-RUN python -m venv --without-pip /opt/venv \\
- && pip install --python /opt/venv/bin/python --require-hashes --no-deps \\
-      -r /tmp/requirements.lock
-
-FROM python:{python_version}-slim
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PATH=/opt/venv/bin:$PATH
-COPY --from=build /opt/venv /opt/venv
-RUN /usr/local/bin/python -m pip uninstall --yes pip setuptools wheel \\
- && useradd --create-home --uid 10001 --shell /usr/sbin/nologin model
-COPY --chown=10001:10001 . /model
-USER 10001
-WORKDIR /model/handover
-
-EXPOSE 8080
-STOPSIGNAL SIGTERM
-HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \\
-  CMD ["python", "-c", "import urllib.request as u; u.urlopen('http://127.0.0.1:8080/ready')"]
-CMD ["python", "-m", "runtime", "serve", "--host", "0.0.0.0", "--port", "8080"]
-"""
+    return _render("Dockerfile.j2", python_version=python_version)

@@ -21,13 +21,9 @@ import tempfile
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
-from jupyter_handover.errors import BatchError
-from jupyter_handover.verify.venv import (
-    EnvironmentBuildError,
-    InterpreterNotFoundError,
-    ensure_environment,
-    venv_python,
-)
+from jupyter_handover.errors import BatchError, EnvironmentBuildError, InterpreterNotFoundError
+from jupyter_handover.toolchain import find_uv
+from jupyter_handover.verify.venv import ensure_environment, venv_python
 
 __all__ = ["executor_python", "is_local_master", "lock_pins", "pack", "version_differences"]
 
@@ -82,9 +78,7 @@ def _with_transport(built: Path, pins: Mapping[str, str], say: Callable[[str], N
     try:
         target = staging / "env"
         subprocess.run(["cp", "-al", str(built), str(target)], check=True, capture_output=True)
-        from jupyter_handover.verify.venv import _uv_bin
-
-        uv = _uv_bin()
+        uv = find_uv()
         if uv is None:
             cmd = [str(venv_python(target)), "-m", "pip", "install", "-q", "--no-deps", *wanted]
         else:

@@ -43,7 +43,7 @@ def load_checked(folder: Path, proba: bool) -> tuple[Any, Any]:
     columns; :class:`BatchError` when the golden examples do not come out as packaged."""
     import json
 
-    from jupyter_handover.verify.verifier import compare_outputs
+    from jupyter_handover.verify.compare import compare_outputs
 
     model = chunk.load_model(str(folder))
     if proba and not chunk.supports_proba(model):

@@ -106,7 +106,7 @@ def _ship_artifact(spark: Any, folder: Path) -> None:
 
 def _replay_on_executor(spark: Any, folder: Path, proba: bool) -> dict[str, str]:
     """Golden examples and package versions from one executor; the prediction dtypes."""
-    from jupyter_handover.verify.verifier import compare_outputs
+    from jupyter_handover.verify.compare import compare_outputs
 
     pins = lock_pins((folder / "requirements.lock").read_text())
     one = spark.range(1, numPartitions=1)

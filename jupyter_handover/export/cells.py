@@ -34,15 +34,21 @@ from jupyter_handover.export.types import (
 )
 
 __all__ = [
+    "DEFAULT_TAG",
     "ENTRY_POINT",
     "HOOKS",
     "ExportProblem",
     "ExportResult",
     "TaggedCell",
+    "cell_source",
     "export_inference_code",
+    "read_notebook",
 ]
 
 _FIRST_LINE_WIDTH = 60
+
+#: The cell tag (or first-line ``# handover`` comment) that marks inference code by default.
+DEFAULT_TAG = "handover"
 
 
 # -- public entry point ----------------------------------------------------------------
@@ -50,7 +56,7 @@ _FIRST_LINE_WIDTH = 60
 
 def export_inference_code(
     nb: Mapping[str, Any] | str | os.PathLike[str],
-    tag: str = "handover",
+    tag: str = DEFAULT_TAG,
     *,
     notebook_path: str | os.PathLike[str] | None = None,
 ) -> ExportResult:
@@ -65,7 +71,7 @@ def export_inference_code(
         raise HandoverUsageError("the handover tag must be a non-empty string, e.g. 'handover'")
     if isinstance(nb, (str, os.PathLike)):
         notebook_path = notebook_path if notebook_path is not None else nb
-        nb = _read_notebook(Path(nb))
+        nb = read_notebook(Path(nb))
     result = ExportResult(code="")
     tagged, untagged = _split_cells(nb, tag, result.warnings)
     if not tagged:
@@ -132,7 +138,7 @@ def _export_cell(
 # -- reading and selecting cells -------------------------------------------------------
 
 
-def _read_notebook(path: Path) -> Mapping[str, Any]:
+def read_notebook(path: Path) -> Mapping[str, Any]:
     """The notebook as a mapping. A v4 file is read as plain JSON: importing nbformat costs
     seconds in a fresh kernel, and the sidebar's first query must not wait for it."""
     import json
@@ -159,7 +165,8 @@ def _read_notebook(path: Path) -> Mapping[str, Any]:
     return node
 
 
-def _source(cell: Mapping[str, Any]) -> str:
+def cell_source(cell: Mapping[str, Any]) -> str:
+    """A cell's source as one string (a notebook file may store it as a list of lines)."""
     source = cell.get("source", "")
     return "".join(source) if isinstance(source, list) else str(source)
 
@@ -183,7 +190,7 @@ def _first_line(
 
 
 def _make_cell(index: int, cell: Mapping[str, Any], tag: str | None) -> TaggedCell:
-    source = _source(cell)
+    source = cell_source(cell)
     count = cell.get("execution_count")
     return TaggedCell(
         index=index,
@@ -201,7 +208,7 @@ def _split_cells(
     untagged: list[TaggedCell] = []
     for index, cell in enumerate(nb.get("cells", [])):
         tags = (cell.get("metadata") or {}).get("tags") or []
-        source = _source(cell)
+        source = cell_source(cell)
         lines = [line for line in source.splitlines() if line.strip()]
         is_tagged = tag in tags or bool(lines and _is_marker(lines[0], tag))
         if cell.get("cell_type") != "code":

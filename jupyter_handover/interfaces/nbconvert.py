@@ -16,7 +16,7 @@ from nbformat import NotebookNode
 from traitlets import Bool, Unicode
 
 from jupyter_handover.errors import ExportError
-from jupyter_handover.export.cells import export_inference_code
+from jupyter_handover.export.cells import DEFAULT_TAG, export_inference_code
 
 __all__ = ["HandoverExporter"]
 
@@ -28,7 +28,7 @@ class HandoverExporter(Exporter):
     output_mimetype = "text/x-python"
 
     tag = Unicode(
-        "handover",
+        DEFAULT_TAG,
         help="Cell tag (or first-line '# <tag>' comment) that marks the inference code.",
     ).tag(config=True)
 

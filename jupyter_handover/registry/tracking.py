@@ -17,6 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_handover.errors import TrackingError
+from jupyter_handover.registry import tags as tag_keys
+from jupyter_handover.registry.refs import ModelRef, model_version_uri, parse_model_uri
 
 __all__ = [
     "LoggedHandover",
@@ -40,7 +42,7 @@ class LoggedHandover:
 
     @property
     def model_uri(self) -> str:
-        return f"models:/{self.name}/{self.version}"
+        return model_version_uri(self.name, self.version)
 
     def to_dict(self) -> dict[str, str]:
         return {
@@ -101,7 +103,7 @@ def _check_reachable(uri: str, timeout: float = 5.0) -> None:
 
 
 #: The MLflow tag (on the run and the model version) with verify's resource profile as JSON.
-RESOURCES_TAG = "handover.resources"
+RESOURCES_TAG = tag_keys.RESOURCES
 
 
 @contextlib.contextmanager
@@ -182,7 +184,7 @@ def _log_and_register(
             mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
         if metrics:
             mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
-        all_tags = {"handover.verified": "not-run", **(tags or {})}
+        all_tags = {tag_keys.VERIFIED: "not-run", **(tags or {})}
         mlflow.set_tags(all_tags)
         logged = mlflow.initialize_logged_model(name="model", source_run_id=run_id, tags=all_tags)
         client.log_model_artifacts(logged.model_id, str(artifact_path))
@@ -214,8 +216,8 @@ def download_model(model_uri: str, dst: Path | None = None) -> Path:
 
 # --------------------------------------------------------------------------- verification
 
-VERIFIED_TAG = "handover.verified"
-VERIFY_ARTIFACT = "handover_verify.json"
+VERIFIED_TAG = tag_keys.VERIFIED
+VERIFY_ARTIFACT = tag_keys.VERIFY_ARTIFACT
 
 
 @dataclass(frozen=True)
@@ -229,38 +231,39 @@ class ModelTarget:
 
 def _model_target(client: Any, model_uri: str) -> ModelTarget:
     """Resolve ``models:/NAME/VERSION``, ``models:/NAME@ALIAS`` or ``runs:/RUN/...``."""
-    if model_uri.startswith("runs:/"):
-        return ModelTarget(run_id=model_uri[len("runs:/") :].split("/", 1)[0])
-    if not model_uri.startswith("models:/"):
+    ref = parse_model_uri(model_uri)
+    if ref is None:
         raise TrackingError(
             f"{model_uri} is not a registered model or run URI: verification state is kept "
             "on MLflow runs (use models:/NAME/VERSION, models:/NAME@ALIAS or runs:/RUN/PATH)"
         )
-    rest = model_uri[len("models:/") :].strip("/")
-    if "@" in rest:
-        name, alias = rest.split("@", 1)
-        mv = client.get_model_version_by_alias(name, alias)
-    elif "/" in rest:
-        name, version = rest.rsplit("/", 1)
-        if version.isdigit():
-            mv = client.get_model_version(name, version)
-        else:  # models:/NAME/latest or a stage
-            found = client.get_latest_versions(
-                name, stages=None if version == "latest" else [version]
-            )
-            if not found:
-                raise TrackingError(f"{model_uri}: no such model version")
-            mv = max(found, key=lambda v: int(v.version))
-    else:
-        raise TrackingError(
-            f"{model_uri} names no version: use models:/NAME/VERSION or models:/NAME@ALIAS"
-        )
+    if ref.run_id is not None:
+        return ModelTarget(run_id=ref.run_id)
+    mv = _model_version(client, ref, model_uri)
     run_id = mv.run_id
     if not run_id and getattr(mv, "model_id", None):
         run_id = client.get_logged_model(mv.model_id).source_run_id
     if not run_id:
         raise TrackingError(f"{model_uri} has no MLflow run to record on")
     return ModelTarget(run_id=run_id, name=mv.name, version=str(mv.version))
+
+
+def _model_version(client: Any, ref: ModelRef, model_uri: str) -> Any:
+    if ref.alias is not None:
+        return client.get_model_version_by_alias(ref.name, ref.alias)
+    if ref.version is None:
+        raise TrackingError(
+            f"{model_uri} names no version: use models:/NAME/VERSION or models:/NAME@ALIAS"
+        )
+    if ref.version.isdigit():
+        return client.get_model_version(ref.name, ref.version)
+    # models:/NAME/latest or a stage
+    found = client.get_latest_versions(
+        ref.name, stages=None if ref.version == "latest" else [ref.version]
+    )
+    if not found:
+        raise TrackingError(f"{model_uri}: no such model version")
+    return max(found, key=lambda v: int(v.version))
 
 
 def record_verification(model_uri: str, status: str, report: dict[str, Any]) -> dict[str, Any]:
@@ -273,8 +276,8 @@ def record_verification(model_uri: str, status: str, report: dict[str, Any]) -> 
         target = _model_target(client, model_uri)
         tags = {
             VERIFIED_TAG: status,
-            "handover.verified_at": str(report.get("verified_at", "")),
-            "handover.env_digest": str(report.get("env_digest") or ""),
+            tag_keys.VERIFIED_AT: str(report.get("verified_at", "")),
+            tag_keys.ENV_DIGEST: str(report.get("env_digest") or ""),
         }
         if report.get("profile"):  # measured by verify in the clean environment
             tags[RESOURCES_TAG] = json.dumps(report["profile"], sort_keys=True)[:4000]

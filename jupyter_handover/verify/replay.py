@@ -17,15 +17,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from jupyter_handover.errors import ReplayError
 from jupyter_handover.verify.venv import PYCACHE_DIR
 
 __all__ = ["REPLAY_TIMEOUT", "ReplayError", "explain", "replay"]
 
 REPLAY_TIMEOUT = 600.0
-
-
-class ReplayError(Exception):
-    """The replay process timed out or died without writing its result."""
 
 
 # Runs in the clean environment with ``python -I``: imports only the artifact's runtime.

@@ -1,11 +1,10 @@
-"""Clean virtualenvs for verify: the artifact's exact interpreter, its lock, a cache of envs.
+"""Clean virtualenvs for verify: the artifact's lock on its exact interpreter, a cache of envs.
 
-:func:`find_interpreter` looks for the exact Python version an artifact was built with
-(``uv python find`` with downloads off, then PATH and pyenv) and never falls back to another
-version. :func:`ensure_environment` builds ``uv venv`` + ``uv pip sync --require-hashes`` of the
-lock (``python -m venv`` + ``pip install --require-hashes --no-deps`` without uv) in a temporary
-folder and renames it into the cache, keyed by the digest of the lock and the interpreter: a
-second verify of the same lock skips the install.
+The interpreter comes from :func:`~jupyter_handover.verify.interpreter.find_interpreter`
+(never another version). :func:`ensure_environment` builds ``uv venv`` + ``uv pip sync
+--require-hashes`` of the lock (``python -m venv`` + ``pip install --require-hashes
+--no-deps`` without uv) in a temporary folder and renames it into the cache, keyed by the
+digest of the lock and the interpreter: a second verify of the same lock skips the install.
 """
 
 from __future__ import annotations
@@ -24,13 +23,14 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from jupyter_handover.errors import EnvironmentBuildError
+from jupyter_handover.toolchain import find_uv, output_tail, user_cache_dir
+from jupyter_handover.verify.interpreter import find_interpreter, uv_environment
+
 __all__ = [
     "BuiltEnvironment",
-    "EnvironmentBuildError",
-    "InterpreterNotFoundError",
     "ensure_environment",
     "environment_digest",
-    "find_interpreter",
     "prune_cache",
     "seed_bytecode",
     "venv_python",
@@ -46,14 +46,6 @@ MAX_ENVS = 8
 _STALE_PARTIAL_SECONDS = 3600.0
 
 
-class InterpreterNotFoundError(Exception):
-    """No interpreter of the needed exact version exists on this machine."""
-
-
-class EnvironmentBuildError(Exception):
-    """The virtualenv could not be created or the lock could not be installed."""
-
-
 @dataclass(frozen=True)
 class BuiltEnvironment:
     """A ready virtualenv: where it is, its interpreter, whether it came from the cache."""
@@ -64,84 +56,6 @@ class BuiltEnvironment:
     cached: bool
     tool: str
     hashes: bool
-
-
-def _uv_bin() -> str | None:
-    try:
-        import uv
-
-        return str(uv.find_uv_bin())
-    except (ImportError, FileNotFoundError, AttributeError):
-        return shutil.which("uv")
-
-
-def _uv_env() -> dict[str, str]:
-    env = dict(os.environ)
-    env["UV_PYTHON_DOWNLOADS"] = "never"  # never download an interpreter behind the user's back
-    env.setdefault("UV_NO_PROGRESS", "1")
-    env.pop("VIRTUAL_ENV", None)
-    return env
-
-
-def _version_of(python: str) -> str | None:
-    try:
-        out = subprocess.run(
-            [python, "-I", "-c", "import platform; print(platform.python_version())"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return None
-    return out.stdout.strip() if out.returncode == 0 else None
-
-
-def _candidates(version: str) -> list[str]:
-    parts = version.split(".")
-    found: list[str] = []
-    uv = _uv_bin()
-    if uv:
-        try:
-            out = subprocess.run(
-                [uv, "python", "find", "--system", f"=={version}"],
-                capture_output=True,
-                text=True,
-                timeout=60,
-                check=False,
-                env=_uv_env(),
-                cwd=tempfile.gettempdir(),
-            )
-            if out.returncode == 0 and out.stdout.strip():
-                found.append(out.stdout.strip().splitlines()[-1])
-        except (OSError, subprocess.TimeoutExpired):
-            pass
-    for name in (f"python{'.'.join(parts[:2])}", f"python{parts[0]}", "python"):
-        path = shutil.which(name)
-        if path:
-            found.append(path)
-    pyenv_root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
-    found.append(str(pyenv_root / "versions" / version / "bin" / "python"))
-    found.append(sys.executable)
-    return list(dict.fromkeys(found))
-
-
-def find_interpreter(version: str) -> Path:
-    """A Python interpreter of exactly ``version`` (e.g. ``3.11.7``) on this machine.
-
-    Raises :class:`InterpreterNotFoundError` naming the version and how to install it; another
-    version is never used in its place (uv is told never to download one).
-    """
-    for candidate in _candidates(version):
-        if (os.path.isfile(candidate) or shutil.which(candidate)) and _version_of(
-            candidate
-        ) == version:
-            return Path(candidate)
-    raise InterpreterNotFoundError(
-        f"the artifact needs Python {version} and no interpreter of that exact version was "
-        f"found on this machine (searched uv's interpreters, PATH and pyenv): install it with "
-        f"`uv python install {version}` or `pyenv install {version}`, then verify again"
-    )
 
 
 def venv_python(env: Path) -> Path:
@@ -170,14 +84,7 @@ def default_cache_dir() -> Path:
     explicit = os.environ.get("JUPYTER_HANDOVER_ENV_CACHE")
     if explicit:
         return Path(explicit)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("jupyter_handover")) / "envs"
-
-
-def _tail(text: str, lines: int = 12) -> str:
-    kept = [line for line in text.strip().splitlines() if line.strip()]
-    return "\n".join(kept[-lines:])
+    return user_cache_dir("envs")
 
 
 def _run(cmd: list[str], env: Mapping[str, str], what: str, timeout: float) -> None:
@@ -197,7 +104,7 @@ def _run(cmd: list[str], env: Mapping[str, str], what: str, timeout: float) -> N
         raise EnvironmentBuildError(f"{what} could not start: {exc}") from exc
     if out.returncode != 0:
         raise EnvironmentBuildError(
-            f"{what} failed (exit {out.returncode}):\n{_tail(out.stderr + out.stdout)}"
+            f"{what} failed (exit {out.returncode}):\n{output_tail(out.stderr + out.stdout, 12)}"
         )
 
 
@@ -216,10 +123,10 @@ def _build(
     say: Callable[[str, str], None],
 ) -> str:
     """Create the venv at ``target`` and install the lock; return the tool used."""
-    uv = _uv_bin()
+    uv = find_uv()
     python = venv_python(target)
     if uv:
-        env = _uv_env()
+        env = uv_environment()
         say("environment", f"uv venv with Python at {interpreter}")
         _run(
             [

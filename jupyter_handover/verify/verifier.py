@@ -10,7 +10,6 @@ site, cwd a temporary folder, so jupyter_handover cannot be imported), predicts
 from __future__ import annotations
 
 import json
-import math
 import tempfile
 import time
 from collections.abc import Callable
@@ -18,15 +17,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from jupyter_handover.runtime.manifest import check_manifest
-from jupyter_handover.verify.replay import ReplayError, explain, replay
-from jupyter_handover.verify.venv import (
+from jupyter_handover.errors import (
+    ArtifactError,
     EnvironmentBuildError,
     InterpreterNotFoundError,
-    ensure_environment,
+    ReplayError,
+    TrackingError,
+    VerifyStepError,
 )
+from jupyter_handover.registry.refs import is_mlflow_uri, resolve_model_ref
+from jupyter_handover.runtime.manifest import check_manifest
+from jupyter_handover.verify.compare import DEFAULT_ATOL, DEFAULT_RTOL, compare_outputs
+from jupyter_handover.verify.replay import explain, replay
+from jupyter_handover.verify.venv import ensure_environment
 
-__all__ = ["STEPS", "VerifyReport", "check_manifest", "compare_outputs", "verify_artifact"]
+__all__ = ["STEPS", "VerifyReport", "check_manifest", "record_report", "verify_artifact"]
 
 #: The steps of a verify, in order (the keys of ``VerifyReport.seconds`` besides ``total``).
 STEPS = ["resolve", "manifest", "interpreter", "environment", "install", "replay", "compare"]
@@ -40,8 +45,7 @@ class VerifyReport:
 
     ``passed`` is true only when the manifest holds, the environment builds and every replayed
     output matches. ``mismatches`` lists ``{row, expected, got}``; ``problems`` says in words
-    what failed; ``seconds`` has one entry per step and ``total``; ``profile`` is the
-    resource profile measured in the clean environment (or its ``error``).
+    what failed; ``seconds`` has one entry per step and ``total``.
     """
 
     model_ref: str
@@ -56,12 +60,13 @@ class VerifyReport:
     lock_hashes: bool | None = None
     rows: int = 0
     failed_step: str | None = None
-    rtol: float = 1e-9
-    atol: float = 1e-12
+    rtol: float = DEFAULT_RTOL
+    atol: float = DEFAULT_ATOL
     isolation: dict[str, Any] = field(default_factory=dict)
+    #: the resource profile measured in the clean environment (or its ``error``)
+    profile: dict[str, Any] = field(default_factory=dict)
     recorded: dict[str, Any] = field(default_factory=dict)
     verified_at: str = ""
-    profile: dict[str, Any] = field(default_factory=dict)
 
     @property
     def status(self) -> str:
@@ -87,108 +92,61 @@ class VerifyReport:
             "rtol": self.rtol,
             "atol": self.atol,
             "isolation": self.isolation,
+            "profile": self.profile,
             "recorded": self.recorded,
             "verified_at": self.verified_at,
-            "profile": self.profile,
         }
-
-
-class _Failed(Exception):
-    """A step failed; the message is the report's problem."""
-
-    def __init__(self, step: str, message: str) -> None:
-        super().__init__(message)
-        self.step = step
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def _same(expected: Any, got: Any, rtol: float, atol: float) -> bool:
-    if isinstance(expected, bool) or isinstance(got, bool):
-        return type(expected) is type(got) and expected == got
-    if _is_number(expected) and _is_number(got):
-        if isinstance(expected, int) and isinstance(got, int):
-            return expected == got
-        e, g = float(expected), float(got)
-        if math.isnan(e) or math.isnan(g):
-            return math.isnan(e) and math.isnan(g)
-        if math.isinf(e) or math.isinf(g):
-            return e == g
-        return abs(g - e) <= atol + rtol * abs(e)
-    if isinstance(expected, (list, tuple)) and isinstance(got, (list, tuple)):
-        return len(expected) == len(got) and all(
-            _same(e, g, rtol, atol) for e, g in zip(expected, got, strict=True)
-        )
-    if isinstance(expected, dict) and isinstance(got, dict):
-        return expected.keys() == got.keys() and all(
-            _same(expected[k], got[k], rtol, atol) for k in expected
-        )
-    return bool(expected == got) and type(expected) is type(got)
-
-
-def compare_outputs(
-    expected: list[Any], got: list[Any], rtol: float = 1e-9, atol: float = 1e-12
-) -> list[dict[str, Any]]:
-    """Rows whose outputs differ: exact for labels, ints and bools; ``rtol``/``atol`` for
-    floats, also inside nested lists and dicts (probabilities). A length difference adds a
-    row for every unmatched index."""
-    mismatches = []
-    for row in range(max(len(expected), len(got))):
-        e = expected[row] if row < len(expected) else "<no row>"
-        g = got[row] if row < len(got) else "<no row>"
-        if row >= len(expected) or row >= len(got) or not _same(e, g, rtol, atol):
-            mismatches.append({"row": row, "expected": e, "got": g})
-    return mismatches
 
 
 def _run_replay(python: Path, handover: Path, env_var_names: list[str]) -> dict[str, Any]:
     try:
         return replay(python, handover, env_var_names)
     except ReplayError as exc:
-        raise _Failed("replay", str(exc)) from exc
+        raise VerifyStepError("replay", str(exc)) from exc
 
 
 def _resolve(model_ref: str | Path, downloads: Path) -> Path:
     """A local folder as is; an MLflow URI downloaded into ``downloads`` (removed after)."""
-    from jupyter_handover.errors import ArtifactError, TrackingError
-
-    ref = str(model_ref)
-    local = Path(ref).expanduser()
     try:
-        if local.is_dir():  # no need to import the artifact builder (pandas, nbformat)
-            return local.resolve()
-        if ref.startswith(("runs:/", "models:/", "mlflow-artifacts:/")) or "://" in ref:
-            from jupyter_handover.registry.tracking import download_model
-
-            return download_model(ref, downloads)
-        from jupyter_handover.registry.refs import resolve_model_ref
-
-        return resolve_model_ref(ref)  # raises with the message that lists what is accepted
+        return resolve_model_ref(model_ref, downloads)
     except (ArtifactError, TrackingError) as exc:
-        raise _Failed("resolve", str(exc)) from exc
+        raise VerifyStepError("resolve", str(exc)) from exc
 
 
 def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError) as exc:
-        raise _Failed("manifest", f"{path.name} cannot be read ({exc})") from exc
+        raise VerifyStepError("manifest", f"{path.name} cannot be read ({exc})") from exc
 
 
-def is_mlflow_uri(model_ref: str | Path) -> bool:
-    """True for ``runs:/RUN/PATH`` and ``models:/...``: references with an MLflow run to
-    record the verification on (a local folder never is one)."""
-    ref = str(model_ref)
-    return ref.startswith(("runs:/", "models:/")) and not Path(ref).expanduser().is_dir()
+class _Clock:
+    """The seconds of each step of one verify (into ``report.seconds``) and its progress."""
+
+    def __init__(self, report: VerifyReport, say: Progress) -> None:
+        self.report, self.say = report, say
+        self.t0 = time.perf_counter()
+        self.current = "environment"
+
+    def lap(self, step: str) -> None:
+        """Add the time since the last lap to ``step``."""
+        now = time.perf_counter()
+        self.report.seconds[step] = round(self.report.seconds.get(step, 0.0) + now - self.t0, 3)
+        self.t0 = now
+
+    def environment_progress(self, step: str, message: str) -> None:
+        """Progress of :func:`ensure_environment`, whose steps change under it."""
+        if step != self.current:
+            self.lap(self.current)
+            self.current = step
+        self.say(step, message)
 
 
 def verify_artifact(
     model_ref: str | Path,
     *,
-    rtol: float = 1e-9,
-    atol: float = 1e-12,
+    rtol: float = DEFAULT_RTOL,
+    atol: float = DEFAULT_ATOL,
     progress: Progress | None = None,
     cache_dir: str | Path | None = None,
     record: bool = True,
@@ -205,105 +163,17 @@ def verify_artifact(
     say = progress or (lambda _step, _msg: None)
     report = VerifyReport(str(model_ref), rtol=rtol, atol=atol)
     report.verified_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
-    start = t0 = time.perf_counter()
-
-    def lap(step: str) -> None:
-        nonlocal t0
-        now = time.perf_counter()
-        report.seconds[step] = round(report.seconds.get(step, 0.0) + now - t0, 3)
-        t0 = now
-
-    current_step = ["environment"]
-
-    def step_progress(step: str, message: str) -> None:
-        if step != current_step[0]:
-            lap(current_step[0])
-            current_step[0] = step
-        say(step, message)
-
+    start = time.perf_counter()
     downloads = tempfile.TemporaryDirectory(prefix="handover-verify-model-")
+    downloads_dir = Path(downloads.name).resolve()
     try:
-        say("resolve", f"resolving {model_ref}")
-        root = _resolve(model_ref, Path(downloads.name).resolve())
-        report.path = str(root)
-        lap("resolve")
-
-        say("manifest", "checking handover/manifest.json")
-        problems = check_manifest(root)
-        lap("manifest")
-        if problems:
-            raise _Failed("manifest", "the manifest does not match: " + "; ".join(problems))
-        handover = root / "handover"
-        meta = _read_json(handover / "handover.json")
-        environment = _read_json(handover / "environment.json")
-        examples = _read_json(handover / "examples.json")
-        report.python = str(meta.get("python") or environment.get("python"))
-        report.rows = len(examples.get("outputs", []))
-
-        say("environment", f"environment for Python {report.python} from requirements.lock")
-        try:
-            built = ensure_environment(
-                handover / "requirements.lock",
-                report.python,
-                cache_dir=Path(cache_dir) if cache_dir is not None else None,
-                constraints=environment.get("packages") or {},
-                progress=step_progress,
-            )
-        except InterpreterNotFoundError as exc:
-            lap(current_step[0])
-            raise _Failed("interpreter", str(exc)) from exc
-        except EnvironmentBuildError as exc:
-            lap(current_step[0])
-            raise _Failed(current_step[0], str(exc)) from exc
-        lap(current_step[0])
-        report.env_digest, report.env_cached = built.digest, built.cached
-        report.lock_hashes = built.hashes
-        if not built.hashes:
-            report.problems.append(
-                "warning: requirements.lock has no hashes: installed as exact pins without "
-                "hash checking (package with a lock to get a hashed one)"
-            )
-
-        say("replay", f"replaying {report.rows} golden examples in the clean environment")
-        result = _run_replay(built.python, handover, list(environment.get("env_var_names") or []))
-        report.isolation = {
-            "python": result.get("python"),
-            "executable": result.get("executable"),
-            "jupyter_handover_importable": result.get("jupyter_handover_importable"),
-        }
-        report.profile = dict(result.get("profile") or {})
-        lap("replay")
-        if result.get("python") != report.python:
-            raise _Failed(
-                "replay",
-                f"the clean environment runs Python {result.get('python')}, "
-                f"not the artifact's {report.python}",
-            )
-        if "error" in result:
-            raise _Failed("replay", explain(result["error"]))
-        if result.get("jupyter_handover_importable"):
-            raise _Failed(
-                "replay",
-                "jupyter_handover is importable in the clean environment: the lock must not "
-                "name it (an artifact needs only its own runtime)",
-            )
-
-        say("compare", f"comparing with the notebook's outputs (rtol={rtol}, atol={atol})")
-        report.mismatches = compare_outputs(examples["outputs"], result["outputs"], rtol, atol)
-        lap("compare")
-        if report.mismatches:
-            rows = ", ".join(str(m["row"]) for m in report.mismatches[:20])
-            raise _Failed(
-                "compare",
-                f"{len(report.mismatches)} of {report.rows} golden rows differ from the "
-                f"notebook's predictions (rows {rows})",
-            )
+        _run_steps(model_ref, report, _Clock(report, say), downloads_dir, cache_dir)
         report.passed = True
-    except _Failed as exc:
+    except VerifyStepError as exc:
         report.failed_step = exc.step
         report.problems.insert(0, str(exc))
     finally:
-        if report.path and report.path.startswith(str(Path(downloads.name).resolve())):
+        if report.path and report.path.startswith(str(downloads_dir)):
             report.path = None  # downloaded for this verify only, and removed now
         downloads.cleanup()
     report.seconds["total"] = round(time.perf_counter() - start, 3)
@@ -313,10 +183,119 @@ def verify_artifact(
     return report
 
 
+def _run_steps(
+    model_ref: str | Path,
+    report: VerifyReport,
+    clock: _Clock,
+    downloads: Path,
+    cache_dir: str | Path | None,
+) -> None:
+    """Every step in order; raises :class:`VerifyStepError` at the first that fails."""
+    clock.say("resolve", f"resolving {model_ref}")
+    root = _resolve(model_ref, downloads)
+    report.path = str(root)
+    clock.lap("resolve")
+
+    clock.say("manifest", "checking handover/manifest.json")
+    problems = check_manifest(root)
+    clock.lap("manifest")
+    if problems:
+        raise VerifyStepError("manifest", "the manifest does not match: " + "; ".join(problems))
+    handover = root / "handover"
+    meta = _read_json(handover / "handover.json")
+    environment = _read_json(handover / "environment.json")
+    examples = _read_json(handover / "examples.json")
+    report.python = str(meta.get("python") or environment.get("python"))
+    report.rows = len(examples.get("outputs", []))
+
+    python = _environment_step(handover, environment, report, clock, cache_dir)
+    outputs = _replay_step(python, handover, environment, report, clock)
+
+    rtol, atol = report.rtol, report.atol
+    clock.say("compare", f"comparing with the notebook's outputs (rtol={rtol}, atol={atol})")
+    report.mismatches = compare_outputs(examples["outputs"], outputs, rtol, atol)
+    clock.lap("compare")
+    if report.mismatches:
+        rows = ", ".join(str(m["row"]) for m in report.mismatches[:20])
+        raise VerifyStepError(
+            "compare",
+            f"{len(report.mismatches)} of {report.rows} golden rows differ from the "
+            f"notebook's predictions (rows {rows})",
+        )
+
+
+def _environment_step(
+    handover: Path,
+    environment: dict[str, Any],
+    report: VerifyReport,
+    clock: _Clock,
+    cache_dir: str | Path | None,
+) -> Path:
+    """The clean virtualenv of the lock (built or cached); returns its interpreter."""
+    clock.say("environment", f"environment for Python {report.python} from requirements.lock")
+    try:
+        built = ensure_environment(
+            handover / "requirements.lock",
+            str(report.python),
+            cache_dir=Path(cache_dir) if cache_dir is not None else None,
+            constraints=environment.get("packages") or {},
+            progress=clock.environment_progress,
+        )
+    except InterpreterNotFoundError as exc:
+        clock.lap(clock.current)
+        raise VerifyStepError("interpreter", str(exc)) from exc
+    except EnvironmentBuildError as exc:
+        clock.lap(clock.current)
+        raise VerifyStepError(clock.current, str(exc)) from exc
+    clock.lap(clock.current)
+    report.env_digest, report.env_cached = built.digest, built.cached
+    report.lock_hashes = built.hashes
+    if not built.hashes:
+        report.problems.append(
+            "warning: requirements.lock has no hashes: installed as exact pins without "
+            "hash checking (package with a lock to get a hashed one)"
+        )
+    return built.python
+
+
+def _replay_step(
+    python: Path,
+    handover: Path,
+    environment: dict[str, Any],
+    report: VerifyReport,
+    clock: _Clock,
+) -> list[Any]:
+    """Replay the golden examples in the clean environment; returns its outputs."""
+    clock.say("replay", f"replaying {report.rows} golden examples in the clean environment")
+    result = _run_replay(python, handover, list(environment.get("env_var_names") or []))
+    report.isolation = {
+        "python": result.get("python"),
+        "executable": result.get("executable"),
+        "jupyter_handover_importable": result.get("jupyter_handover_importable"),
+    }
+    report.profile = dict(result.get("profile") or {})
+    clock.lap("replay")
+    if result.get("python") != report.python:
+        raise VerifyStepError(
+            "replay",
+            f"the clean environment runs Python {result.get('python')}, "
+            f"not the artifact's {report.python}",
+        )
+    if "error" in result:
+        raise VerifyStepError("replay", explain(result["error"]))
+    if result.get("jupyter_handover_importable"):
+        raise VerifyStepError(
+            "replay",
+            "jupyter_handover is importable in the clean environment: the lock must not "
+            "name it (an artifact needs only its own runtime)",
+        )
+    outputs: list[Any] = result["outputs"]
+    return outputs
+
+
 def record_report(model_uri: str, report: VerifyReport) -> None:
     """Record ``report`` on the MLflow run of ``model_uri``; a failure to record is noted in
     ``report.recorded`` and never raises."""
-    from jupyter_handover.errors import TrackingError
     from jupyter_handover.registry.tracking import record_verification
 
     try:

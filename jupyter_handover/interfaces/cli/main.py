@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from jupyter_handover.errors import HandoverError
+from jupyter_handover.export.cells import DEFAULT_TAG
 
 
 def _parse_value(raw: str) -> Any:
@@ -48,9 +49,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     os.environ[ENV_RESULT] = result_file
     kernel = args.kernel
     if kernel is None:
-        import nbformat
+        from jupyter_handover.export.cells import read_notebook
 
-        spec = nbformat.read(str(nb), as_version=4).metadata.get("kernelspec") or {}
+        spec = read_notebook(nb).get("metadata", {}).get("kernelspec") or {}
         kernel = spec.get("name") or "python3"
     try:
         pm.execute_notebook(
@@ -92,7 +93,9 @@ def cmd_run(args: argparse.Namespace) -> int:
 def _verified(model: str, meta: dict[str, Any]) -> str:
     """The latest verification of an MLflow model (its tags); a folder is never modified by
     verify, so for a folder the answer is what handover.json says (normally not-run)."""
-    if str(model).startswith(("models:/", "runs:/")):
+    from jupyter_handover.registry.refs import is_mlflow_uri
+
+    if is_mlflow_uri(model):
         try:
             from jupyter_handover.registry.tracking import verification_state
 
@@ -173,7 +176,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_log(args: argparse.Namespace) -> int:
-    from jupyter_handover.artifact.build import file_sha256, load_artifact
+    from jupyter_handover.artifact.build import load_artifact
+    from jupyter_handover.registry.refs import file_sha256
+    from jupyter_handover.registry.tags import package_tags
     from jupyter_handover.registry.tracking import default_tracking_uri, log_handover
 
     art = load_artifact(args.artifact)
@@ -183,10 +188,7 @@ def cmd_log(args: argparse.Namespace) -> int:
         args.name or meta["name"],
         tracking_uri=default_tracking_uri(art.path.parent, args.tracking_uri),
         experiment=args.experiment,
-        tags={
-            "handover.notebook_sha256": meta["notebook"]["sha256"],
-            "handover.lock_sha256": file_sha256(art.handover_dir / "requirements.lock"),
-        },
+        tags=package_tags(meta, file_sha256(art.handover_dir / "requirements.lock")),
         params=meta.get("params"),
         metrics=meta.get("metrics"),
     )
@@ -224,7 +226,7 @@ def build_parser() -> argparse.ArgumentParser:
     exp = sub.add_parser("export", help="the static export of tagged cells, no kernel")
     exp.add_argument("notebook")
     exp.add_argument("-o", "--output", help="write inference.py here (default: stdout)")
-    exp.add_argument("--tag", default="handover")
+    exp.add_argument("--tag", default=DEFAULT_TAG)
     exp.set_defaults(func=cmd_export)
     log = sub.add_parser("log", help="log an artifact folder to MLflow (after a failed log)")
     log.add_argument("artifact")
@@ -243,7 +245,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.func(args)
     except HandoverError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return exc.exit_code
     return code
 
 

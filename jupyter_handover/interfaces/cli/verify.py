@@ -5,23 +5,18 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from typing import Any
 
-from jupyter_handover.errors import HandoverUsageError, VerificationError
+from jupyter_handover.errors import HandoverUsageError, PromotionRefusedError
+from jupyter_handover.interfaces.progress import StepProgress
+from jupyter_handover.verify.compare import DEFAULT_ATOL, DEFAULT_RTOL
 
 
-class PromotionRefusedError(VerificationError):
-    """The model version's latest verification did not pass: the alias stays where it is."""
+def _progress() -> StepProgress:
+    """Plain lines on stderr (stdout carries the report)."""
+    from jupyter_handover.verify.verifier import STEPS
 
-
-def _progress() -> Any:
-    t0 = time.perf_counter()
-
-    def say(step: str, message: str) -> None:
-        print(f"[verify {time.perf_counter() - t0:5.1f}s] {step}: {message}", file=sys.stderr)
-
-    return say
+    return StepProgress("verify", STEPS, "lines", stream=sys.stderr)
 
 
 def _tracking(uri: str | None) -> None:
@@ -53,10 +48,12 @@ def cmd_verify(args: argparse.Namespace) -> int:
 
 def cmd_promote(args: argparse.Namespace) -> int:
     """Move ``NAME@ALIAS`` to the version of MODEL only when its latest verification passed."""
+    from jupyter_handover.registry.refs import parse_model_uri
     from jupyter_handover.registry.tracking import set_alias, verification_state
 
     _tracking(args.tracking_uri)
-    if not str(args.model).startswith("models:/"):
+    ref = parse_model_uri(str(args.model))
+    if ref is None or ref.run_id is not None:
         raise HandoverUsageError(
             f"{args.model}: promote takes a registered model version "
             "(models:/NAME/VERSION or models:/NAME@ALIAS)"
@@ -84,8 +81,8 @@ def add_parsers(sub: Any) -> None:
     """Register ``verify`` and ``promote`` on the CLI's subparsers."""
     v = sub.add_parser("verify", help="replay the golden examples in a clean virtualenv")
     v.add_argument("model", help="artifact folder, runs:/..., models:/NAME/VERSION or @ALIAS")
-    v.add_argument("--rtol", type=float, default=1e-9, help="relative tolerance for floats")
-    v.add_argument("--atol", type=float, default=1e-12, help="absolute tolerance for floats")
+    v.add_argument("--rtol", type=float, default=DEFAULT_RTOL, help="relative tolerance for floats")
+    v.add_argument("--atol", type=float, default=DEFAULT_ATOL, help="absolute tolerance for floats")
     v.add_argument("--json", action="store_true", help="print the report as JSON")
     v.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI)")
     v.add_argument("--cache-dir", help="cache of built environments (default: the user cache dir)")

@@ -1,6 +1,7 @@
 """``%handover``: the IPython adapter. Parses arguments, calls the core once, shows a summary.
 
-User mistakes become :class:`IPython.core.error.UsageError` (a message, no traceback).
+User mistakes (:class:`~jupyter_handover.errors.HandoverUsageError`) become
+:class:`IPython.core.error.UsageError` (a message, no traceback); real failures keep theirs.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from typing import Any, NoReturn
 from IPython.core.error import UsageError
 from IPython.core.magic import Magics, line_magic, magics_class
 
-from jupyter_handover.errors import HandoverError
+from jupyter_handover.errors import HandoverError, is_user_error
+from jupyter_handover.export.cells import DEFAULT_TAG
 from jupyter_handover.interfaces import display as ui
 from jupyter_handover.interfaces.ipython.session import ENV_RESULT
 
@@ -37,9 +39,45 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``%handover`` parser: one subparser per subcommand."""
     parser = _Parser(prog="%handover", description="Package a notebook model for production.")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser)
     sub.required = True
+    _add_package(sub)
+    for name, help_ in (
+        ("status", "what would be packaged"),
+        ("env", "the environment the model needs"),
+        ("cells", "the exported inference.py"),
+    ):
+        s = sub.add_parser(name, help=help_)
+        s.add_argument("--tag", default=DEFAULT_TAG, help="cell tag of inference code")
+        s.add_argument("--model", help="variable holding the fitted model")
+    sub.choices["env"].add_argument(
+        "artifact", nargs="?", help="compare with this artifact (folder or MLflow URI)"
+    )
+    v = sub.add_parser("verify", help="replay the golden examples in a clean virtualenv")
+    v.add_argument(
+        "model",
+        nargs="?",
+        help="artifact folder or MLflow URI (default: the last %%handover package of this kernel)",
+    )
+    v.add_argument("--rtol", type=float, default=None, help="relative tolerance for floats")
+    v.add_argument("--atol", type=float, default=None, help="absolute tolerance for floats")
+    c = sub.add_parser("contract", help="the inferred data contract of a DataFrame")
+    c.add_argument("var", help="variable holding a DataFrame")
+    c.add_argument("--target", help="target column")
+    for s in sub.choices.values():
+        s.add_argument(
+            "--json",
+            action="store_true",
+            help="return application/vnd.jupyter-handover+json for machines (the sidebar panel)",
+        )
+        if s.prog.split()[-1] not in ("contract", "verify"):
+            s.add_argument("--notebook", help="path of this notebook (default: from the kernel)")
+    return parser
+
+
+def _add_package(sub: Any) -> None:
     p = sub.add_parser("package", help="build the handover artifact and log it to MLflow")
     p.add_argument("--name", help="registered model name (default: the notebook's name)")
     p.add_argument("--model", help="variable holding the fitted model (default: found)")
@@ -58,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
         "or sqlite:///mlflow.db beside the notebook)",
     )
     p.add_argument("--experiment", help="MLflow experiment (default: the model name)")
-    p.add_argument("--tag", default="handover", help="cell tag of inference code")
+    p.add_argument("--tag", default=DEFAULT_TAG, help="cell tag of inference code")
     p.add_argument(
         "--progress",
         choices=("auto", "bar", "lines"),
@@ -66,40 +104,6 @@ def build_parser() -> argparse.ArgumentParser:
         help="progress display: a widget bar, plain step lines (for the sidebar panel and CI), "
         "or auto (lines when run headless by `jupyter handover run`)",
     )
-    for name in ("status", "env", "cells"):
-        s = sub.add_parser(
-            name,
-            help={
-                "status": "what would be packaged",
-                "env": "the environment the model needs",
-                "cells": "the exported inference.py",
-            }[name],
-        )
-        s.add_argument("--tag", default="handover", help="cell tag of inference code")
-        s.add_argument("--model", help="variable holding the fitted model")
-    v = sub.add_parser("verify", help="replay the golden examples in a clean virtualenv")
-    v.add_argument(
-        "model",
-        nargs="?",
-        help="artifact folder or MLflow URI (default: the last %%handover package of this kernel)",
-    )
-    v.add_argument("--rtol", type=float, default=None, help="relative tolerance for floats")
-    v.add_argument("--atol", type=float, default=None, help="absolute tolerance for floats")
-    sub.choices["env"].add_argument(
-        "artifact", nargs="?", help="compare with this artifact (folder or MLflow URI)"
-    )
-    c = sub.add_parser("contract", help="the inferred data contract of a DataFrame")
-    c.add_argument("var", help="variable holding a DataFrame")
-    c.add_argument("--target", help="target column")
-    for s in (*sub.choices.values(),):
-        s.add_argument(
-            "--json",
-            action="store_true",
-            help="return application/vnd.jupyter-handover+json for machines (the sidebar panel)",
-        )
-        if s.prog.split()[-1] not in ("contract", "verify"):
-            s.add_argument("--notebook", help="path of this notebook (default: from the kernel)")
-    return parser
 
 
 def _handler(command: str) -> Callable[[Any, argparse.Namespace], None]:
@@ -112,13 +116,16 @@ def _handler(command: str) -> Callable[[Any, argparse.Namespace], None]:
         from jupyter_handover.interfaces.ipython.verify import run_verify
 
         return run_verify
-    from jupyter_handover.interfaces.ipython import package
+    if command == "package":
+        from jupyter_handover.interfaces.ipython.package import run_package
+
+        return run_package
+    from jupyter_handover.interfaces.ipython import preview
 
     handlers: dict[str, Callable[[Any, argparse.Namespace], None]] = {
-        "package": package.run_package,
-        "status": package.run_status,
-        "cells": package.run_cells,
-        "contract": package.run_contract,
+        "status": preview.run_status,
+        "cells": preview.run_cells,
+        "contract": preview.run_contract,
     }
     return handlers[command]
 
@@ -145,7 +152,9 @@ class HandoverMagics(Magics):
             if getattr(args, "json", False) and exc.details:
                 # the panel reads the facts (candidates, cell_to_tag) before the error text
                 ui.show(failure, "", str(exc), True)
-            raise UsageError(str(exc)) from None
+            if is_user_error(exc):
+                raise UsageError(str(exc)) from None
+            raise  # a real failure keeps its traceback
         return None
 
     @property

@@ -85,18 +85,17 @@ def find_params(nb_path: Path, user_ns: dict[str, Any]) -> dict[str, Any]:
     """Current values of the names assigned in the papermill ``parameters`` cell."""
     import ast
 
-    import nbformat
+    from jupyter_handover.export.cells import cell_source, read_notebook
 
     params: dict[str, Any] = {}
-    nb = nbformat.read(str(nb_path), as_version=4)
-    for cell in nb.cells:
+    for cell in read_notebook(nb_path)["cells"]:
         tags = cell.get("metadata", {}).get("tags", [])
-        if cell.cell_type != "code" or (
+        if cell.get("cell_type") != "code" or (
             "parameters" not in tags and "injected-parameters" not in tags
         ):
             continue
         try:
-            tree = ast.parse(cell.source)
+            tree = ast.parse(cell_source(cell))
         except SyntaxError:
             continue
         for node in ast.walk(tree):

@@ -3,70 +3,24 @@
 from __future__ import annotations
 
 import argparse
-import os
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from jupyter_handover.errors import HandoverUsageError, VerificationError
+from jupyter_handover.errors import NothingToVerifyError, VerificationFailedError
 from jupyter_handover.interfaces import display as ui
+from jupyter_handover.interfaces.progress import StepProgress
+from jupyter_handover.verify.compare import DEFAULT_ATOL, DEFAULT_RTOL
 
 if TYPE_CHECKING:
     from jupyter_handover.interfaces.ipython.magics import HandoverMagics
     from jupyter_handover.verify.verifier import VerifyReport
 
-DEFAULT_RTOL = 1e-9
-DEFAULT_ATOL = 1e-12
 
+def _progress(mode: str = "auto") -> StepProgress:
+    """The verify steps as a bar (live frontend) or lines (headless)."""
+    from jupyter_handover.verify.verifier import STEPS
 
-class NothingToVerifyError(VerificationError, HandoverUsageError):
-    """``%handover verify`` without a model, and nothing packaged in this kernel yet."""
-
-
-class VerificationFailedError(VerificationError):
-    """The replay ran and did not match (or could not run): the summary says why."""
-
-
-class _VerifyProgress:
-    """An ipywidgets bar over the verify steps in a live frontend; plain lines headless."""
-
-    def __init__(self, mode: str = "auto") -> None:
-        """``mode``: ``auto`` (a bar unless run headless by papermill), ``lines`` or ``bar``."""
-        from jupyter_handover.interfaces.ipython.session import ENV_NOTEBOOK
-        from jupyter_handover.verify.verifier import STEPS
-
-        self.steps = STEPS
-        self.t0 = time.perf_counter()
-        self.bar: Any = None
-        self.label: Any = None
-        headless = mode == "lines" or (mode == "auto" and bool(os.environ.get(ENV_NOTEBOOK)))
-        if not headless:
-            try:
-                import ipywidgets
-                from IPython.display import display
-
-                self.bar = ipywidgets.IntProgress(
-                    value=0, max=len(self.steps), description="verify"
-                )
-                self.label = ipywidgets.Label("")
-                display(ipywidgets.HBox([self.bar, self.label]))
-            except Exception:  # no widget frontend: fall back to lines
-                self.bar = None
-
-    def __call__(self, step: str, message: str) -> None:
-        if self.bar is None:
-            print(f"[verify {time.perf_counter() - self.t0:5.1f}s] {step}: {message}", flush=True)
-            return
-        if step in self.steps:
-            self.bar.value = self.steps.index(step) + 1
-            self.bar.description = step
-        self.label.value = message
-
-    def done(self, ok: bool) -> None:
-        if self.bar is not None:
-            self.bar.value = len(self.steps)
-            self.bar.bar_style = "success" if ok else "danger"
-            self.bar.description = "passed" if ok else "failed"
+    return StepProgress("verify", STEPS, mode, done_labels=("passed", "failed"))
 
 
 def _default_model(magics: HandoverMagics) -> str:
@@ -161,7 +115,7 @@ def run_verify(magics: HandoverMagics, args: argparse.Namespace) -> None:
             f"{args.model!r} is neither an artifact folder nor an MLflow model URI "
             "(runs:/RUN/PATH, models:/NAME/VERSION, models:/NAME@ALIAS)"
         )
-    progress = _VerifyProgress(getattr(args, "progress", None) or "auto")
+    progress = _progress(getattr(args, "progress", None) or "auto")
     report = verify_artifact(
         model,
         rtol=DEFAULT_RTOL if args.rtol is None else args.rtol,
@@ -188,7 +142,7 @@ def verify_for_package(path: Path, logged: dict[str, Any] | None = None) -> dict
         if logged.get("tracking_uri"):
             mlflow.set_tracking_uri(str(logged["tracking_uri"]))
         ref = str(logged["model_uri"])
-    progress = _VerifyProgress()
+    progress = _progress()
     report = verify_artifact(ref, progress=progress)
     progress.done(report.passed)
     print(summary_text(report), flush=True)

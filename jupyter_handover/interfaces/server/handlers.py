@@ -18,19 +18,25 @@ import tornado.web
 from jupyter_server.base.handlers import APIHandler
 from jupyter_server.utils import url_path_join
 
+from jupyter_handover.errors import HandoverError, TrackingError
+from jupyter_handover.export.cells import DEFAULT_TAG as EXPORT_TAG
 from jupyter_handover.interfaces.server.jobs import VerifyJobs
-from jupyter_handover.interfaces.server.paths import confine, http_error, resolve_notebook
+from jupyter_handover.interfaces.server.paths import (
+    confine,
+    handle_handover_error,
+    http_error,
+    resolve_notebook,
+)
+from jupyter_handover.registry.refs import MLFLOW_URI_PREFIXES
 
 #: URL namespace of the extension, below the server's ``base_url``.
 NAMESPACE = "jupyter-handover"
 
 #: The cell tag that marks inference code.
-DEFAULT_TAG = "handover"
+DEFAULT_TAG = EXPORT_TAG
 
 #: MLflow's own default when ``MLFLOW_TRACKING_URI`` is not set (MLflow 3.x).
 DEFAULT_TRACKING_URI = "sqlite:///mlflow.db"
-
-_MODEL_URI_PREFIXES = ("models:/", "runs:/")
 
 
 def server_config() -> dict[str, Any]:
@@ -87,12 +93,10 @@ class StatusHandler(_Handler):
     async def get(self) -> None:
         notebook = resolve_notebook(self.root_dir, self.get_query_argument("path", ""))
         tag = self.get_query_argument("tag", DEFAULT_TAG) or DEFAULT_TAG
-        from jupyter_handover.errors import HandoverError
-
         try:
             data = await self.off_loop(notebook_status, str(notebook), tag)
         except HandoverError as exc:
-            raise http_error(422, str(exc)) from exc
+            raise handle_handover_error(exc) from exc
         self.reply(data)
 
 
@@ -101,7 +105,6 @@ class HistoryHandler(_Handler):
 
     @tornado.web.authenticated
     async def get(self) -> None:
-        from jupyter_handover.errors import TrackingError
         from jupyter_handover.interfaces.server.history import notebook_history
         from jupyter_handover.registry.tracking import default_tracking_uri
 
@@ -110,7 +113,7 @@ class HistoryHandler(_Handler):
         try:
             data = await self.off_loop(notebook_history, notebook, uri)
         except TrackingError as exc:
-            raise http_error(502, f"MLflow is unreachable: {exc}") from exc
+            raise handle_handover_error(exc, "MLflow is unreachable: ") from exc
         self.reply(data)
 
 
@@ -139,7 +142,7 @@ class VerifyHandler(_Handler):
         cwd = None
         if body.get("path"):
             cwd = resolve_notebook(self.root_dir, str(body["path"])).parent
-        if not ref.startswith(_MODEL_URI_PREFIXES):
+        if not ref.startswith(MLFLOW_URI_PREFIXES):
             folder = confine(self.root_dir, ref)
             if not folder.is_dir():
                 raise http_error(404, f"no artifact folder {ref}")

@@ -8,10 +8,12 @@ from typing import Any
 from urllib.parse import urlparse
 
 from jupyter_handover.errors import TrackingError
+from jupyter_handover.registry import tags as tag_keys
+from jupyter_handover.registry.refs import model_version_uri
 
 #: The run tag that ``%handover package`` sets to the notebook's absolute path.
-NOTEBOOK_TAG = "handover.notebook_path"
-VERIFIED_TAG = "handover.verified"
+NOTEBOOK_TAG = tag_keys.NOTEBOOK_PATH
+VERIFIED_TAG = tag_keys.VERIFIED
 MAX_RUNS = 50
 
 
@@ -81,7 +83,7 @@ def notebook_history(notebook: Path, tracking_uri: str) -> dict[str, Any]:
                 "created": _iso(run.info.start_time),
                 "status": run.info.status,
                 "verified": tags.get(VERIFIED_TAG, "not-run"),
-                "verified_at": tags.get("handover.verified_at") or None,
+                "verified_at": tags.get(tag_keys.VERIFIED_AT) or None,
                 "name": None,
                 "version": None,
                 "model_uri": None,
@@ -93,7 +95,7 @@ def notebook_history(notebook: Path, tracking_uri: str) -> dict[str, Any]:
                 entry.update(
                     name=mv.name,
                     version=str(mv.version),
-                    model_uri=f"models:/{mv.name}/{mv.version}",
+                    model_uri=model_version_uri(mv.name, mv.version),
                     verified=(mv.tags or {}).get(VERIFIED_TAG, entry["verified"]),
                 )
             answer["runs"].append(entry)

@@ -61,9 +61,16 @@ class VerifyJobs:
     def __init__(self, python: str = sys.executable) -> None:
         self.python = python
         self._jobs: OrderedDict[str, VerifyJob] = OrderedDict()
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._tasks: dict[str, asyncio.Task[None]] = {}
 
     def get(self, job_id: str) -> VerifyJob | None:
+        return self._jobs.get(job_id)
+
+    async def wait(self, job_id: str) -> VerifyJob | None:
+        """The job once it has ended (at once when it already has, or is unknown)."""
+        task = self._tasks.get(job_id)
+        if task is not None:
+            await asyncio.shield(task)
         return self._jobs.get(job_id)
 
     def start(
@@ -82,8 +89,8 @@ class VerifyJobs:
             env["MLFLOW_TRACKING_URI"] = tracking_uri
         env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
         task = asyncio.get_running_loop().create_task(self._run(job, env, cwd))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        self._tasks[job.id] = task
+        task.add_done_callback(lambda _task: self._tasks.pop(job.id, None))
         return job
 
     async def _run(self, job: VerifyJob, env: dict[str, str], cwd: Path | None) -> None:

@@ -6,6 +6,8 @@ from pathlib import Path
 
 from tornado.web import HTTPError
 
+from jupyter_handover.errors import HandoverError
+
 
 class _MessageError(HTTPError):
     """An :class:`HTTPError` whose message is shown as written.
@@ -23,6 +25,12 @@ class _MessageError(HTTPError):
 def http_error(status: int, message: str) -> HTTPError:
     """An HTTP error whose JSON answer (``APIHandler.write_error``) carries ``message``."""
     return _MessageError(status, message)
+
+
+def handle_handover_error(exc: HandoverError, context: str = "") -> HTTPError:
+    """The HTTP answer to one of our errors: its class's ``http_status`` and its message
+    (after ``context``, e.g. ``"MLflow is unreachable: "``). Raise it ``from exc``."""
+    return http_error(exc.http_status, f"{context}{exc}")
 
 
 def confine(root_dir: str | Path, path: str) -> Path:
