@@ -5,11 +5,11 @@ Light on purpose: no pandas, no MLflow at import (the artifact, verify and the C
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
 from jupyter_handover.errors import ArtifactNotFoundError
+from jupyter_handover.runtime.manifest import file_sha256
 
 __all__ = [
     "MLFLOW_URI_PREFIXES",
@@ -41,15 +41,6 @@ class ModelRef:
     name: str = ""
     version: str | None = None
     alias: str | None = None
-
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def model_version_uri(name: str, version: str | int) -> str:
