@@ -242,25 +242,25 @@ def test_bad_input(
 ) -> None:
     artifact, namespace = built
     out = str(tmp_path / "out")
-    assert main(["batch", str(artifact), str(tmp_path / "nothing.parquet"), out]) == 1
+    assert main(["batch", str(artifact), str(tmp_path / "nothing.parquet"), out]) == 2
     assert "no such file or folder" in capsys.readouterr().err
     frame = scoring_frame(namespace, 50)
     frame.drop(columns="calls").to_parquet(tmp_path / "lacks.parquet")
-    assert main(["batch", str(artifact), str(tmp_path / "lacks.parquet"), out]) == 1
+    assert main(["batch", str(artifact), str(tmp_path / "lacks.parquet"), out]) == 2
     assert "lacks the contract column(s) calls" in capsys.readouterr().err
     frame.to_parquet(tmp_path / "ok.parquet")
-    assert main(["batch", str(artifact), str(tmp_path / "ok.parquet"), out, "--keep", "nope"]) == 1
+    assert main(["batch", str(artifact), str(tmp_path / "ok.parquet"), out, "--keep", "nope"]) == 2
     assert "--keep names nope" in capsys.readouterr().err
     (tmp_path / "junk.txt").write_text("x")
-    assert main(["batch", str(artifact), str(tmp_path / "junk.txt"), out]) == 1
+    assert main(["batch", str(artifact), str(tmp_path / "junk.txt"), out]) == 2
     assert "not Parquet or CSV" in capsys.readouterr().err
     (tmp_path / "broken.parquet").write_bytes(b"not parquet at all")
-    assert main(["batch", str(artifact), str(tmp_path / "broken.parquet"), out]) == 1
+    assert main(["batch", str(artifact), str(tmp_path / "broken.parquet"), out]) == 2
     assert "cannot be read as parquet" in capsys.readouterr().err
     assert not os.path.exists(out)
     assert main(["batch", str(artifact), str(tmp_path / "ok.parquet"), out, "--quiet"]) == 0
     capsys.readouterr()
-    assert main(["batch", str(artifact), str(tmp_path / "ok.parquet"), out]) == 1
+    assert main(["batch", str(artifact), str(tmp_path / "ok.parquet"), out]) == 2
     assert "exists: pass --overwrite" in capsys.readouterr().err
     assert (
         main(["batch", str(artifact), str(tmp_path / "ok.parquet"), out, "--overwrite", "--quiet"])
