@@ -26,6 +26,7 @@ __all__ = [
     "download_model",
     "log_handover",
     "registry_client_requirements",
+    "tracking_uri_for",
 ]
 
 
@@ -102,6 +103,28 @@ def _check_reachable(uri: str, timeout: float = 5.0) -> None:
         raise TrackingError(f"the MLflow tracking server {uri} cannot be reached ({exc})") from exc
 
 
+@contextlib.contextmanager
+def tracking_uri_for(uri: str | None) -> Iterator[None]:
+    """MLflow's global tracking URI is ``uri`` inside the block (when given) and exactly what
+    it was after it: the module global and ``MLFLOW_TRACKING_URI`` are both restored, so code
+    that only speaks MLflow's fluent API (verify) leaves the kernel's state alone."""
+    if not uri:
+        yield
+        return
+    from mlflow.tracking._tracking_service import utils
+
+    saved_global, saved_env = utils._tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")
+    utils.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        utils.set_tracking_uri(saved_global)
+        if saved_env is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = saved_env
+
+
 #: The MLflow tag (on the run and the model version) with verify's resource profile as JSON.
 RESOURCES_TAG = tag_keys.RESOURCES
 
@@ -168,33 +191,76 @@ def _log_and_register(
     params: dict[str, Any] | None,
     metrics: dict[str, float] | None,
 ) -> LoggedHandover:
-    """The MLflow calls of :func:`log_handover` (the caller maps their errors)."""
-    import mlflow
-    from mlflow import MlflowClient
-    from mlflow.entities import LoggedModelStatus
-    from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM
+    """The MLflow calls of :func:`log_handover` (the caller maps their errors).
 
-    mlflow.set_tracking_uri(tracking_uri)
+    Only an explicit :class:`MlflowClient` is used, never MLflow's fluent API: the kernel's
+    tracking URI, active experiment, active run and ``MLFLOW_*`` variables stay as they were,
+    and a run the user has open is neither ended nor written to.
+    """
+    import time
+
+    from mlflow import MlflowClient
+    from mlflow.entities import LoggedModelStatus, Metric, Param, RunTag
+    from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
+
     client = MlflowClient(tracking_uri=tracking_uri)
-    exp_name = experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or name
-    exp = mlflow.set_experiment(exp_name)
-    with mlflow.start_run(experiment_id=exp.experiment_id, run_name=f"handover-{name}") as run:
-        run_id = run.info.run_id
-        if params:
-            mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
-        if metrics:
-            mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
-        all_tags = {tag_keys.VERIFIED: "not-run", **(tags or {})}
-        mlflow.set_tags(all_tags)
-        logged = mlflow.initialize_logged_model(name="model", source_run_id=run_id, tags=all_tags)
+    exp_id = _experiment_id(client, experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or name)
+    all_tags = {tag_keys.VERIFIED: "not-run", **(tags or {})}
+    run = client.create_run(exp_id, tags={MLFLOW_RUN_NAME: f"handover-{name}"})
+    run_id = run.info.run_id
+    status = "FAILED"
+    try:
+        now = int(time.time() * 1000)
+        client.log_batch(
+            run_id,
+            metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()],
+            params=[Param(k, str(v)[:500]) for k, v in (params or {}).items()],
+            tags=[RunTag(k, str(v)) for k, v in all_tags.items()],
+        )
+        logged = client.create_logged_model(
+            exp_id, name="model", source_run_id=run_id, tags=all_tags
+        )
         client.log_model_artifacts(logged.model_id, str(artifact_path))
-        mlflow.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
-        mlflow.log_text(json.dumps({"model_id": logged.model_id}), "handover_model.json")
-    MLFLOW_LOGGING_STREAM.enabled = False  # register_model prints through it
-    version = mlflow.register_model(f"models:/{logged.model_id}", name, tags=all_tags)
-    return LoggedHandover(
-        tracking_uri, exp.experiment_id, run_id, logged.model_id, name, str(version.version)
+        client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
+        client.log_text(run_id, json.dumps({"model_id": logged.model_id}), "handover_model.json")
+        status = "FINISHED"
+    finally:
+        client.set_terminated(run_id, status)
+    version = _register(client, name, logged.model_id, run_id, all_tags)
+    return LoggedHandover(tracking_uri, exp_id, run_id, logged.model_id, name, version)
+
+
+def _experiment_id(client: Any, name: str) -> str:
+    """The id of the experiment ``name``, created when missing."""
+    exp = client.get_experiment_by_name(name)
+    if exp is None:
+        return str(client.create_experiment(name))
+    if exp.lifecycle_stage == "deleted":
+        raise TrackingError(
+            f"the MLflow experiment {name!r} is deleted: restore it "
+            f"(`mlflow experiments restore --experiment-id {exp.experiment_id}`) "
+            "or name another with --experiment"
+        )
+    return str(exp.experiment_id)
+
+
+def _register(client: Any, name: str, model_id: str, run_id: str, tags: dict[str, str]) -> str:
+    """Register ``models:/<model_id>`` as a new version of ``name``; returns the version."""
+    from mlflow.exceptions import MlflowException
+    from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS
+
+    try:
+        client.create_registered_model(name)
+    except MlflowException as exc:
+        if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
+            raise
+    version = client.create_model_version(
+        name, f"models:/{model_id}", run_id=run_id, tags=tags, model_id=model_id
     )
+    # as mlflow.register_model does: the logged model links to its registered versions
+    link = [{"name": name, "version": version.version}]
+    client.set_logged_model_tags(model_id, {MLFLOW_MODEL_VERSIONS: json.dumps(link)})
+    return str(version.version)
 
 
 def download_model(model_uri: str, dst: Path | None = None) -> Path:
