@@ -11,7 +11,6 @@ import datetime as _dt
 import hashlib
 import platform
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -38,6 +37,8 @@ from jupyter_handover.artifact.files import (
 )
 from jupyter_handover.artifact.loading import Artifact as Artifact
 from jupyter_handover.artifact.loading import load_artifact as load_artifact
+from jupyter_handover.artifact.failures import hook_failure_text, hook_message
+from jupyter_handover.artifact.staging import drop_owner, make_staging
 from jupyter_handover.artifact.mlflow_files import split_payload, write_mlflow_files
 from jupyter_handover.artifact.model_io import (
     check_notebook_code,
@@ -53,7 +54,7 @@ from jupyter_handover.environment.capture import (
     env_var_names,
     minimal_requirements,
 )
-from jupyter_handover.errors import ArtifactError, ExportError
+from jupyter_handover.errors import ArtifactError, ExportError, HookError
 from jupyter_handover.export.cells import DEFAULT_TAG, ExportResult, export_inference_code
 from jupyter_handover.registry.refs import file_sha256, resolve_model_ref
 from jupyter_handover.runtime.loader import HandoverModel, to_jsonable
@@ -192,9 +193,8 @@ def build_artifact_report(
     timer = _Timer(progress)
     b = _prepare(model, train_df, notebook_path, target, name, tag, timer)
     out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / b.name
-    staging = Path(tempfile.mkdtemp(prefix=f".{b.name}.", suffix=".partial", dir=out_dir))
+    staging = make_staging(out_dir, b.name)
     try:
         b.hdir = staging / HANDOVER_DIR
         b.hdir.mkdir()
@@ -218,6 +218,7 @@ def build_artifact_report(
         _write_manifest(staging)
         timer.lap("artifact")
         _swap_into_place(staging, final)
+        drop_owner(final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -320,12 +321,22 @@ def _examples_step(
     hdir, contract, inputs, lap, say = b.hdir, b.contract, b.inputs, timer.lap, timer.say
     say("examples")
     sample = _examples_frame(inputs[contract.column_names], examples)
-    staged = HandoverModel(hdir)
-    if notebook_predict is not None:
-        model_input = staged.contract.to_model_input(staged.contract.coerce(sample))
-        outputs = notebook_predict(staged.model, model_input)
-    else:
-        outputs = staged.predict(sample)
+    try:
+        staged = HandoverModel(hdir)
+    except Exception as exc:
+        raise HookError(
+            f"the exported inference code fails when it is imported "
+            f"({hook_failure_text(exc)}): fix the tagged cells so they run on their own "
+            "(`jupyter handover export NOTEBOOK` shows the code), then package again"
+        ) from None
+    try:
+        if notebook_predict is not None:
+            model_input = staged.contract.to_model_input(staged.contract.coerce(sample))
+            outputs = notebook_predict(staged.model, model_input)
+        else:
+            outputs = staged.predict(sample)
+    except Exception as exc:
+        raise HookError(hook_message(exc, b.export.hooks, len(sample))) from None
     _write_json(
         hdir / "examples.json",
         {"inputs": split_payload(sample), "outputs": to_jsonable(outputs)},
