@@ -16,45 +16,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jupyter_handover.errors import TrackingError
+from jupyter_handover.errors import ArtifactNotFoundError, TrackingError
 from jupyter_handover.registry import tags as tag_keys
-from jupyter_handover.registry.refs import ModelRef, model_version_uri, parse_model_uri
+from jupyter_handover.registry.refs import ModelRef, parse_model_uri
+from jupyter_handover.registry.runs import LoggedHandover as LoggedHandover
+from jupyter_handover.registry.runs import log_and_register
 
 __all__ = [
     "LoggedHandover",
+    "check_model_exists",
     "default_tracking_uri",
     "download_model",
     "log_handover",
     "registry_client_requirements",
     "tracking_uri_for",
 ]
-
-
-@dataclass(frozen=True)
-class LoggedHandover:
-    """Where MLflow keeps the handover: run, logged model, registered version."""
-
-    tracking_uri: str
-    experiment_id: str
-    run_id: str
-    model_id: str
-    name: str
-    version: str
-
-    @property
-    def model_uri(self) -> str:
-        return model_version_uri(self.name, self.version)
-
-    def to_dict(self) -> dict[str, str]:
-        return {
-            "tracking_uri": self.tracking_uri,
-            "experiment_id": self.experiment_id,
-            "run_id": self.run_id,
-            "model_id": self.model_id,
-            "name": self.name,
-            "version": self.version,
-            "model_uri": self.model_uri,
-        }
 
 
 def default_tracking_uri(notebook_dir: Path | None = None, explicit: str | None = None) -> str:
@@ -171,7 +147,7 @@ def log_handover(
         raise TrackingError(f"{exc}: {fix}", str(artifact_path)) from exc
     try:
         with _quiet_mlflow():
-            return _log_and_register(
+            return log_and_register(
                 artifact_path, name, tracking_uri, experiment, tags, params, metrics
             )
     except TrackingError:
@@ -180,87 +156,6 @@ def log_handover(
         raise TrackingError(
             f"MLflow refused the handover ({type(exc).__name__}: {exc}): {fix}", str(artifact_path)
         ) from exc
-
-
-def _log_and_register(
-    artifact_path: Path,
-    name: str,
-    tracking_uri: str,
-    experiment: str | None,
-    tags: dict[str, str] | None,
-    params: dict[str, Any] | None,
-    metrics: dict[str, float] | None,
-) -> LoggedHandover:
-    """The MLflow calls of :func:`log_handover` (the caller maps their errors).
-
-    Only an explicit :class:`MlflowClient` is used, never MLflow's fluent API: the kernel's
-    tracking URI, active experiment, active run and ``MLFLOW_*`` variables stay as they were,
-    and a run the user has open is neither ended nor written to.
-    """
-    import time
-
-    from mlflow import MlflowClient
-    from mlflow.entities import LoggedModelStatus, Metric, Param, RunTag
-    from mlflow.utils.mlflow_tags import MLFLOW_RUN_NAME
-
-    client = MlflowClient(tracking_uri=tracking_uri)
-    exp_id = _experiment_id(client, experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or name)
-    all_tags = {tag_keys.VERIFIED: "not-run", **(tags or {})}
-    run = client.create_run(exp_id, tags={MLFLOW_RUN_NAME: f"handover-{name}"})
-    run_id = run.info.run_id
-    status = "FAILED"
-    try:
-        now = int(time.time() * 1000)
-        client.log_batch(
-            run_id,
-            metrics=[Metric(k, float(v), now, 0) for k, v in (metrics or {}).items()],
-            params=[Param(k, str(v)[:500]) for k, v in (params or {}).items()],
-            tags=[RunTag(k, str(v)) for k, v in all_tags.items()],
-        )
-        logged = client.create_logged_model(
-            exp_id, name="model", source_run_id=run_id, tags=all_tags
-        )
-        client.log_model_artifacts(logged.model_id, str(artifact_path))
-        client.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
-        client.log_text(run_id, json.dumps({"model_id": logged.model_id}), "handover_model.json")
-        status = "FINISHED"
-    finally:
-        client.set_terminated(run_id, status)
-    version = _register(client, name, logged.model_id, run_id, all_tags)
-    return LoggedHandover(tracking_uri, exp_id, run_id, logged.model_id, name, version)
-
-
-def _experiment_id(client: Any, name: str) -> str:
-    """The id of the experiment ``name``, created when missing."""
-    exp = client.get_experiment_by_name(name)
-    if exp is None:
-        return str(client.create_experiment(name))
-    if exp.lifecycle_stage == "deleted":
-        raise TrackingError(
-            f"the MLflow experiment {name!r} is deleted: restore it "
-            f"(`mlflow experiments restore --experiment-id {exp.experiment_id}`) "
-            "or name another with --experiment"
-        )
-    return str(exp.experiment_id)
-
-
-def _register(client: Any, name: str, model_id: str, run_id: str, tags: dict[str, str]) -> str:
-    """Register ``models:/<model_id>`` as a new version of ``name``; returns the version."""
-    from mlflow.exceptions import MlflowException
-    from mlflow.utils.mlflow_tags import MLFLOW_MODEL_VERSIONS
-
-    try:
-        client.create_registered_model(name)
-    except MlflowException as exc:
-        if exc.error_code not in ("RESOURCE_ALREADY_EXISTS", "ALREADY_EXISTS"):
-            raise
-    version = client.create_model_version(
-        name, f"models:/{model_id}", run_id=run_id, tags=tags, model_id=model_id
-    )
-    # as mlflow.register_model does: the logged model links to its registered versions
-    link = [{"name": name, "version": version.version}]
-    client.set_logged_model_tags(model_id, {MLFLOW_MODEL_VERSIONS: json.dumps(link)})
-    return str(version.version)
 
 
 def download_model(model_uri: str, dst: Path | None = None) -> Path:
@@ -330,6 +225,47 @@ def _model_version(client: Any, ref: ModelRef, model_uri: str) -> Any:
     if not found:
         raise TrackingError(f"{model_uri}: no such model version")
     return max(found, key=lambda v: int(v.version))
+
+
+def check_model_exists(model_uri: str, tracking_uri: str) -> None:
+    """Fail fast when ``model_uri`` (``models:/NAME/VERSION``, ``models:/NAME@ALIAS``,
+    ``runs:/RUN/...``) names nothing in the store at ``tracking_uri``: a verify would
+    otherwise spend a minute before it says so. Other forms are left to the verify.
+
+    Raises :class:`ArtifactNotFoundError` (404) for a missing model, version, alias or run,
+    :class:`TrackingError` when the store cannot be asked.
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    ref = parse_model_uri(model_uri)
+    if ref is None or (ref.run_id is None and ref.version is None and ref.alias is None):
+        return
+    _check_reachable(tracking_uri)
+    client = MlflowClient(tracking_uri=tracking_uri)
+    try:
+        if ref.run_id is not None:
+            client.get_run(ref.run_id)
+        else:
+            _model_version(client, ref, model_uri)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise TrackingError(f"cannot look up {model_uri} in {tracking_uri} ({exc})") from exc
+        what = (
+            f"run {ref.run_id}"
+            if ref.run_id
+            else f"alias @{ref.alias} of {ref.name!r}"
+            if ref.alias
+            else f"version {ref.version} of {ref.name!r}"
+        )
+        raise ArtifactNotFoundError(
+            f"{model_uri}: there is no {what} in the MLflow store {tracking_uri}; check the "
+            "name and version (the MLflow UI lists them) or the tracking URI"
+        ) from None
+    except TrackingError as exc:
+        if "no such model version" in str(exc):
+            raise ArtifactNotFoundError(f"{exc} in the MLflow store {tracking_uri}") from None
+        raise
 
 
 def record_verification(model_uri: str, status: str, report: dict[str, Any]) -> dict[str, Any]:
