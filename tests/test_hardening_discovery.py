@@ -46,9 +46,7 @@ def test_a_numpy_model_is_found_with_its_array(numpy_model: Any) -> None:
 def test_the_advice_of_each_failure_works(numpy_model: Any, setup: str) -> None:
     model, x, _ = numpy_model
     ns: dict[str, Any] = {"model": model, "label": "not data", "wide": np.ones((5, 7))}
-    kwargs = {"no-data": {}, "not-data": {"train_name": "label"}}.get(
-        setup, {"train_name": "wide"}
-    )
+    kwargs = {"no-data": {}, "not-data": {"train_name": "label"}}.get(setup, {"train_name": "wide"})
     message = _failure(ns, **kwargs)
     assert "DataFrame of that name" not in message
     if "--train" in message or "pass" in message:

@@ -40,7 +40,9 @@ async def test_no_route_answers_5xx_to_any_verb(jp_fetch: Any, route: tuple[str,
 
 
 async def test_post_to_a_job_is_405(jp_fetch: Any) -> None:
-    code, _ = await _answer(jp_fetch, "jupyter-handover", "verify", "f" * 32, method="POST", body=b"{}")
+    code, _ = await _answer(
+        jp_fetch, "jupyter-handover", "verify", "f" * 32, method="POST", body=b"{}"
+    )
     assert code == 405
 
 
@@ -103,7 +105,9 @@ def test_confined_tracking_uris_inside_the_root(tmp_path: Path) -> None:
     root = tmp_path
     assert confine_tracking_uri(str(root), "http://127.0.0.1:5000") == "http://127.0.0.1:5000"
     assert confine_tracking_uri(str(root), "databricks") == "databricks"
-    assert confine_tracking_uri(str(root), "sqlite:///mlflow.db") == f"sqlite:///{root / 'mlflow.db'}"
+    assert (
+        confine_tracking_uri(str(root), "sqlite:///mlflow.db") == f"sqlite:///{root / 'mlflow.db'}"
+    )
     assert confine_tracking_uri(str(root), f"sqlite:///{root}/a.db") == f"sqlite:///{root / 'a.db'}"
     assert confine_tracking_uri(str(root), "mlruns") == (root / "mlruns").as_uri()
     assert confine_tracking_uri(str(root), "file:./mlruns") == (root / "mlruns").as_uri()

@@ -22,6 +22,7 @@ import pandas as pd
 
 from jupyter_handover import __version__
 from jupyter_handover.artifact.documents import render_dockerfile, render_handover_md
+from jupyter_handover.artifact.failures import hook_failure_text, hook_message
 from jupyter_handover.artifact.files import (
     HANDOVER_DIR as HANDOVER_DIR,
 )
@@ -37,8 +38,6 @@ from jupyter_handover.artifact.files import (
 )
 from jupyter_handover.artifact.loading import Artifact as Artifact
 from jupyter_handover.artifact.loading import load_artifact as load_artifact
-from jupyter_handover.artifact.failures import hook_failure_text, hook_message
-from jupyter_handover.artifact.staging import drop_owner, make_staging
 from jupyter_handover.artifact.mlflow_files import split_payload, write_mlflow_files
 from jupyter_handover.artifact.model_io import (
     check_notebook_code,
@@ -47,6 +46,7 @@ from jupyter_handover.artifact.model_io import (
     packaged_model,
     save_model,
 )
+from jupyter_handover.artifact.staging import drop_owner, make_staging
 from jupyter_handover.contract.infer import DataContract, infer_contract
 from jupyter_handover.contract.inputs import training_frame
 from jupyter_handover.environment.capture import (
@@ -335,8 +335,9 @@ def _examples_step(
             outputs = notebook_predict(staged.model, model_input)
         else:
             outputs = staged.predict(sample)
-    except Exception as exc:
-        raise HookError(hook_message(exc, b.export.hooks, len(sample))) from None
+    except Exception as exc:  # the staging folder is no place the user knows
+        message = hook_message(exc, b.export.hooks, len(sample))
+        raise HookError(message.replace(str(hdir.parent), f"<{b.name}>")) from None
     _write_json(
         hdir / "examples.json",
         {"inputs": split_payload(sample), "outputs": to_jsonable(outputs)},

@@ -52,7 +52,8 @@ def log_and_register(
     params: dict[str, Any] | None,
     metrics: dict[str, float] | None,
 ) -> LoggedHandover:
-    """The MLflow calls of :func:`~jupyter_handover.registry.tracking.log_handover` (the caller maps their errors).
+    """The MLflow calls of :func:`~jupyter_handover.registry.tracking.log_handover` (the
+    caller maps their errors).
 
     Only an explicit :class:`MlflowClient` is used, never MLflow's fluent API: the kernel's
     tracking URI, active experiment, active run and ``MLFLOW_*`` variables stay as they were,

@@ -94,7 +94,7 @@ def tracking_uri_for(uri: str | None) -> Iterator[None]:
     try:
         yield
     finally:
-        utils.set_tracking_uri(saved_global)
+        utils.set_tracking_uri(saved_global)  # type: ignore[arg-type]  # None unsets it
         if saved_env is None:
             os.environ.pop("MLFLOW_TRACKING_URI", None)
         else:

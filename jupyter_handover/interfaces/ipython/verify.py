@@ -134,9 +134,8 @@ def run_verify(magics: HandoverMagics, args: argparse.Namespace) -> None:
 def verify_for_package(path: Path, logged: dict[str, Any] | None = None) -> dict[str, Any]:
     """``%handover package --verify``: verify the logged URI when there is one (the result is
     recorded on its run), else the local folder; a compact result for the package summary."""
-    from jupyter_handover.verify.verifier import verify_artifact
-
     from jupyter_handover.registry.tracking import tracking_uri_for
+    from jupyter_handover.verify.verifier import verify_artifact
 
     ref, uri = str(path), None
     if logged and logged.get("model_uri"):

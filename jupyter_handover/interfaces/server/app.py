@@ -14,7 +14,7 @@ from jupyter_handover.interfaces.server.jobs import DEFAULT_LIMIT, VerifyJobs
 __all__ = ["HandoverExtension"]
 
 
-class HandoverExtension(ExtensionApp):  # type: ignore[misc]
+class HandoverExtension(ExtensionApp):
     """The ``/jupyter-handover/`` routes and the verify jobs behind them."""
 
     name = "jupyter_handover"
