@@ -276,6 +276,13 @@ export class HandoverModel {
     });
   }
 
+  /** Cancel the running verify job (the server kills its processes). */
+  async cancelVerify(): Promise<void> {
+    if (this._state.verifyPhase === 'running') {
+      await this._verify.cancel();
+    }
+  }
+
   /**
    * Read this notebook's earlier handovers from MLflow (through the server extension).
    */

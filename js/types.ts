@@ -124,7 +124,7 @@ export interface IJobStep {
 export interface IVerifyJob {
   id: string;
   model_ref: string;
-  state: 'running' | 'passed' | 'failed' | 'error';
+  state: 'queued' | 'running' | 'passed' | 'failed' | 'error' | 'cancelled';
   steps: IJobStep[];
   report: {
     passed: boolean;

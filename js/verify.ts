@@ -54,6 +54,7 @@ export class VerifyJobs {
       if (ticket !== this._ticket) {
         return;
       }
+      this._jobId = job.id;
       this._changed.emit({ verifyJob: job });
       this._poll = new Poll({
         factory: () => this._check(job.id, ticket),
@@ -73,9 +74,39 @@ export class VerifyJobs {
     }
   }
 
+  /**
+   * Cancel the current job in the server (`DELETE /jupyter-handover/verify/<id>`: its
+   * processes are killed) and stop polling it.
+   */
+  async cancel(): Promise<void> {
+    const jobId = this._jobId;
+    if (!jobId) {
+      return;
+    }
+    this.stop();
+    let job: IVerifyJob | null = null;
+    try {
+      job = await this._services.request<IVerifyJob>(`verify/${jobId}`, {
+        method: 'DELETE'
+      });
+    } catch (reason) {
+      this._changed.emit({
+        verifyPhase: 'failed',
+        verifyError: String(reason)
+      });
+      return;
+    }
+    this._changed.emit({
+      verifyJob: job,
+      verifyPhase: 'failed',
+      verifyError: 'cancelled'
+    });
+  }
+
   /** Stop polling the current job (it keeps running in the server). */
   stop(): void {
     this._ticket++;
+    this._jobId = null;
     this._poll?.dispose();
     this._poll = null;
   }
@@ -102,7 +133,7 @@ export class VerifyJobs {
     if (ticket !== this._ticket) {
       return;
     }
-    if (job.state === 'running') {
+    if (job.state === 'running' || job.state === 'queued') {
       this._changed.emit({ verifyJob: job });
       return;
     }
@@ -116,6 +147,7 @@ export class VerifyJobs {
   }
 
   private _ticket = 0;
+  private _jobId: string | null = null;
   private _poll: Poll | null = null;
   private _changed = new Signal<this, VerifyChange>(this);
   private _ended = new Signal<this, IVerifyJob>(this);

@@ -16,16 +16,12 @@ def _jupyter_labextension_paths() -> list[dict[str, str]]:
     return [{"src": "labextension", "dest": "jupyter-handover"}]
 
 
-def _jupyter_server_extension_points() -> list[dict[str, str]]:
-    return [{"module": "jupyter_handover"}]
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    """The server extension: an ``ExtensionApp`` (imported here, lazily: no server code at
+    package import), so its settings are traitlets and the server stops its jobs."""
+    from jupyter_handover.interfaces.server.app import HandoverExtension
 
-
-def _load_jupyter_server_extension(server_app: Any) -> None:
-    """Register the ``/jupyter-handover/`` routes (imported lazily: no server code at import)."""
-    from jupyter_handover.interfaces.server.handlers import setup_handlers
-
-    setup_handlers(server_app.web_app)
-    server_app.log.info("jupyter_handover server extension loaded")
+    return [{"module": "jupyter_handover", "app": HandoverExtension}]
 
 
 def load_ipython_extension(ipython: Any) -> None:

@@ -32,11 +32,13 @@ __all__ = [
     "ExportError",
     "HandoverError",
     "HandoverUsageError",
+    "HookError",
     "InterpreterNotFoundError",
     "ModelNotPicklableError",
     "NoTaggedCellsError",
     "NotebookPathError",
     "NothingToVerifyError",
+    "OutputNotWritableError",
     "PromotionRefusedError",
     "ReplayError",
     "TrackingError",
@@ -132,6 +134,21 @@ class ArtifactNotFoundError(ArtifactError, HandoverUsageError):
 
 class ModelNotPicklableError(ArtifactError, HandoverUsageError):
     """The fitted model cannot be serialised (lambdas, open handles, notebook-defined classes)."""
+
+    exit_code: ClassVar[int] = 2
+    http_status: ClassVar[int] = 422
+
+
+class OutputNotWritableError(ArtifactError, HandoverUsageError):
+    """The artifact's output folder cannot be written (read-only, no permission)."""
+
+    exit_code: ClassVar[int] = 2
+    http_status: ClassVar[int] = 422
+
+
+class HookError(ArtifactError, HandoverUsageError):
+    """The notebook's inference code (a hook, or the model's predict) failed while the
+    golden examples were computed on training rows."""
 
     exit_code: ClassVar[int] = 2
     http_status: ClassVar[int] = 422

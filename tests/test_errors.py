@@ -38,6 +38,9 @@ INSTANCES: list[HandoverError] = [
     errors.ReplayError("boom"),
     errors.VerificationFailedError("boom"),
     errors.PromotionRefusedError("boom"),
+    errors.BatchError("boom"),
+    errors.OutputNotWritableError("boom"),
+    errors.HookError("boom"),
 ]
 
 #: The mapping, written out: class -> (user error, CLI exit code, HTTP status).
@@ -63,6 +66,9 @@ EXPECTED = {
     "ReplayError": (False, 1, 500),
     "VerificationFailedError": (False, 1, 422),
     "PromotionRefusedError": (False, 1, 409),
+    "BatchError": (True, 2, 400),
+    "OutputNotWritableError": (True, 2, 422),
+    "HookError": (True, 2, 422),
 }
 
 _IDS = [type(e).__name__ for e in INSTANCES]

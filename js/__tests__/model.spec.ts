@@ -349,6 +349,33 @@ describe('HandoverModel', () => {
       ).toBe(histories + 1);
     });
 
+    it('cancels a running job in the server', async () => {
+      const job = {
+        id: 'j2',
+        model_ref: 'models:/churn/1',
+        state: 'running',
+        steps: [],
+        report: null,
+        error: null,
+        seconds: 0
+      };
+      backend.answers['verify/j2'] = [{ ...job, state: 'cancelled' }];
+      backend.answers.verify = [job];
+      await shown();
+      backend.progress = [];
+      await model.package();
+      await model.verify();
+      await model.cancelVerify();
+      const cancel = backend.requests.find(r => r.endPoint === 'verify/j2');
+      expect(cancel?.init?.method).toBe('DELETE');
+      expect(model.state.verifyPhase).toBe('failed');
+      expect(model.state.verifyJob?.state).toBe('cancelled');
+      await advance(TIMINGS.verifyInterval * 3);
+      expect(
+        backend.requests.filter(r => r.endPoint === 'verify/j2')
+      ).toHaveLength(1); // no polling after the cancel
+    });
+
     it('shows a server error', async () => {
       await shown();
       backend.progress = [];

@@ -33,7 +33,11 @@ export function HandoverPanel(props: {
       <ContractPreview state={state} />
       <Environment state={state} />
       <PackageSection state={state} onPackage={props.onPackage} />
-      <VerifySection state={state} onVerify={() => void model.verify()} />
+      <VerifySection
+        state={state}
+        onVerify={() => void model.verify()}
+        onCancel={() => void model.cancelVerify()}
+      />
       <History state={state} onRefresh={() => void model.refreshHistory()} />
     </>
   );

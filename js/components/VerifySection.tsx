@@ -10,6 +10,7 @@ import { Button, Note, Section } from './common';
 export function VerifySection(props: {
   state: Readonly<IHandoverState>;
   onVerify: () => void;
+  onCancel: () => void;
 }): JSX.Element {
   const { state } = props;
   const result = state.packageResult;
@@ -36,6 +37,14 @@ export function VerifySection(props: {
         disabled={running}
         title={`Verify ${ref} in a clean virtualenv`}
       />
+      {running && state.verifyJob && (
+        <Button
+          label="Cancel"
+          testid="verify-cancel"
+          onClick={props.onCancel}
+          title="Stop this verification (its processes in the server are killed)"
+        />
+      )}
       {job && (
         <ol className="jp-HandoverPanel-steps">
           {job.steps.map((step, i) => (
@@ -59,6 +68,7 @@ function VerifyOutcome(props: {
 }): JSX.Element {
   const { job, error } = props;
   const passed = job?.state === 'passed';
+  const cancelled = job?.state === 'cancelled';
   const failedStep = job?.report?.failed_step;
   return (
     <>
@@ -70,14 +80,16 @@ function VerifyOutcome(props: {
       >
         {passed
           ? `passed: ${job?.report?.rows ?? 0} golden rows match (${job?.seconds.toFixed(1)} s)`
-          : `failed${failedStep ? ` at ${failedStep}` : ''}`}
+          : cancelled
+            ? 'cancelled'
+            : `failed${failedStep ? ` at ${failedStep}` : ''}`}
       </p>
       {(job?.report?.problems ?? []).map((problem, i) => (
         <Note key={i} kind={problem.startsWith('warning') ? 'hint' : 'error'}>
           {problem}
         </Note>
       ))}
-      {error && <Note kind="error">{error}</Note>}
+      {error && !cancelled && <Note kind="error">{error}</Note>}
     </>
   );
 }

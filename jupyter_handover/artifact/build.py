@@ -11,7 +11,6 @@ import datetime as _dt
 import hashlib
 import platform
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ import pandas as pd
 
 from jupyter_handover import __version__
 from jupyter_handover.artifact.documents import render_dockerfile, render_handover_md
+from jupyter_handover.artifact.failures import hook_failure_text, hook_message
 from jupyter_handover.artifact.files import (
     HANDOVER_DIR as HANDOVER_DIR,
 )
@@ -46,6 +46,7 @@ from jupyter_handover.artifact.model_io import (
     packaged_model,
     save_model,
 )
+from jupyter_handover.artifact.staging import drop_owner, make_staging
 from jupyter_handover.contract.infer import DataContract, infer_contract
 from jupyter_handover.contract.inputs import training_frame
 from jupyter_handover.environment.capture import (
@@ -53,7 +54,7 @@ from jupyter_handover.environment.capture import (
     env_var_names,
     minimal_requirements,
 )
-from jupyter_handover.errors import ArtifactError, ExportError
+from jupyter_handover.errors import ArtifactError, ExportError, HookError
 from jupyter_handover.export.cells import DEFAULT_TAG, ExportResult, export_inference_code
 from jupyter_handover.registry.refs import file_sha256, resolve_model_ref
 from jupyter_handover.runtime.loader import HandoverModel, to_jsonable
@@ -192,9 +193,8 @@ def build_artifact_report(
     timer = _Timer(progress)
     b = _prepare(model, train_df, notebook_path, target, name, tag, timer)
     out_dir = Path(out_dir).resolve()
-    out_dir.mkdir(parents=True, exist_ok=True)
     final = out_dir / b.name
-    staging = Path(tempfile.mkdtemp(prefix=f".{b.name}.", suffix=".partial", dir=out_dir))
+    staging = make_staging(out_dir, b.name)
     try:
         b.hdir = staging / HANDOVER_DIR
         b.hdir.mkdir()
@@ -218,6 +218,7 @@ def build_artifact_report(
         _write_manifest(staging)
         timer.lap("artifact")
         _swap_into_place(staging, final)
+        drop_owner(final)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -320,12 +321,23 @@ def _examples_step(
     hdir, contract, inputs, lap, say = b.hdir, b.contract, b.inputs, timer.lap, timer.say
     say("examples")
     sample = _examples_frame(inputs[contract.column_names], examples)
-    staged = HandoverModel(hdir)
-    if notebook_predict is not None:
-        model_input = staged.contract.to_model_input(staged.contract.coerce(sample))
-        outputs = notebook_predict(staged.model, model_input)
-    else:
-        outputs = staged.predict(sample)
+    try:
+        staged = HandoverModel(hdir)
+    except Exception as exc:
+        raise HookError(
+            f"the exported inference code fails when it is imported "
+            f"({hook_failure_text(exc)}): fix the tagged cells so they run on their own "
+            "(`jupyter handover export NOTEBOOK` shows the code), then package again"
+        ) from None
+    try:
+        if notebook_predict is not None:
+            model_input = staged.contract.to_model_input(staged.contract.coerce(sample))
+            outputs = notebook_predict(staged.model, model_input)
+        else:
+            outputs = staged.predict(sample)
+    except Exception as exc:  # the staging folder is no place the user knows
+        message = hook_message(exc, b.export.hooks, len(sample))
+        raise HookError(message.replace(str(hdir.parent), f"<{b.name}>")) from None
     _write_json(
         hdir / "examples.json",
         {"inputs": split_payload(sample), "outputs": to_jsonable(outputs)},

@@ -15,7 +15,8 @@ from typing import Any
 import nbformat
 import pandas as pd
 
-from jupyter_handover.errors import ArtifactError
+from jupyter_handover.artifact.staging import OWNER_FILE
+from jupyter_handover.errors import ArtifactError, OutputNotWritableError
 from jupyter_handover.registry.refs import file_sha256
 
 HANDOVER_DIR = "handover"
@@ -67,7 +68,9 @@ def _write_manifest(root: Path) -> None:
     files = sorted(
         p
         for p in root.rglob("*")
-        if p.is_file() and p.name != "manifest.json" and "__pycache__" not in p.parts
+        if p.is_file()
+        and p.name not in ("manifest.json", OWNER_FILE)
+        and "__pycache__" not in p.parts
     )
     manifest = {
         "algorithm": "sha256",
@@ -77,7 +80,21 @@ def _write_manifest(root: Path) -> None:
 
 
 def _swap_into_place(staging: Path, final: Path) -> None:
-    """Rename ``staging`` to ``final``; an older artifact there is replaced only at the end."""
+    """Rename ``staging`` to ``final``; an older artifact there is replaced only at the end.
+
+    The older one waits as ``.NAME.old-PID`` between the two renames: when this process is
+    killed there, the next build puts it back (see :mod:`~jupyter_handover.artifact.staging`).
+    """
+    try:
+        _swap(staging, final)
+    except OSError as exc:
+        raise OutputNotWritableError(
+            f"cannot put the artifact in place at {final} ({exc.strerror or exc}): close "
+            "what holds the folder open or fix its permissions, then package again"
+        ) from exc
+
+
+def _swap(staging: Path, final: Path) -> None:
     if final.exists():
         old = final.with_name(f".{final.name}.old-{os.getpid()}")
         os.replace(final, old)

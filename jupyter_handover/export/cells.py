@@ -138,6 +138,21 @@ def _export_cell(
 # -- reading and selecting cells -------------------------------------------------------
 
 
+def _convert_old_notebook(path: Path) -> Mapping[str, Any]:
+    """An nbformat 1-3 notebook converted to version 4; a malformed one is a user error."""
+    import nbformat
+
+    try:
+        converted: Mapping[str, Any] = nbformat.read(path, as_version=4)
+    except Exception as exc:  # ValidationError, KeyError, AttributeError of a broken file
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise NotebookPathError(
+            f"{str(path)!r} is an old (nbformat 3) notebook that cannot be converted "
+            f"({first[:200]}); open and save it in JupyterLab to upgrade it, then try again"
+        ) from None
+    return converted
+
+
 def read_notebook(path: Path) -> Mapping[str, Any]:
     """The notebook as a mapping. A v4 file is read as plain JSON: importing nbformat costs
     seconds in a fresh kernel, and the sidebar's first query must not wait for it."""
@@ -154,11 +169,9 @@ def read_notebook(path: Path) -> Mapping[str, Any]:
             "pass the path of an .ipynb file"
         ) from exc
     if not isinstance(node, dict) or not isinstance(node.get("cells"), list):
-        if isinstance(node, dict) and node.get("nbformat", 4) < 4:
-            import nbformat  # older formats: let nbformat convert them
-
-            converted: Mapping[str, Any] = nbformat.read(path, as_version=4)
-            return converted
+        version = node.get("nbformat", 4) if isinstance(node, dict) else 4
+        if isinstance(version, int) and version < 4:
+            return _convert_old_notebook(path)
         raise NotebookPathError(
             f"{str(path)!r} is not a Jupyter notebook (no cells); pass the path of an .ipynb file"
         )

@@ -16,44 +16,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from jupyter_handover.errors import TrackingError
+from jupyter_handover.errors import ArtifactNotFoundError, TrackingError
 from jupyter_handover.registry import tags as tag_keys
-from jupyter_handover.registry.refs import ModelRef, model_version_uri, parse_model_uri
+from jupyter_handover.registry.refs import ModelRef, parse_model_uri
+from jupyter_handover.registry.runs import LoggedHandover as LoggedHandover
+from jupyter_handover.registry.runs import log_and_register
 
 __all__ = [
     "LoggedHandover",
+    "check_model_exists",
     "default_tracking_uri",
     "download_model",
     "log_handover",
     "registry_client_requirements",
+    "tracking_uri_for",
 ]
-
-
-@dataclass(frozen=True)
-class LoggedHandover:
-    """Where MLflow keeps the handover: run, logged model, registered version."""
-
-    tracking_uri: str
-    experiment_id: str
-    run_id: str
-    model_id: str
-    name: str
-    version: str
-
-    @property
-    def model_uri(self) -> str:
-        return model_version_uri(self.name, self.version)
-
-    def to_dict(self) -> dict[str, str]:
-        return {
-            "tracking_uri": self.tracking_uri,
-            "experiment_id": self.experiment_id,
-            "run_id": self.run_id,
-            "model_id": self.model_id,
-            "name": self.name,
-            "version": self.version,
-            "model_uri": self.model_uri,
-        }
 
 
 def default_tracking_uri(notebook_dir: Path | None = None, explicit: str | None = None) -> str:
@@ -102,6 +79,28 @@ def _check_reachable(uri: str, timeout: float = 5.0) -> None:
         raise TrackingError(f"the MLflow tracking server {uri} cannot be reached ({exc})") from exc
 
 
+@contextlib.contextmanager
+def tracking_uri_for(uri: str | None) -> Iterator[None]:
+    """MLflow's global tracking URI is ``uri`` inside the block (when given) and exactly what
+    it was after it: the module global and ``MLFLOW_TRACKING_URI`` are both restored, so code
+    that only speaks MLflow's fluent API (verify) leaves the kernel's state alone."""
+    if not uri:
+        yield
+        return
+    from mlflow.tracking._tracking_service import utils
+
+    saved_global, saved_env = utils._tracking_uri, os.environ.get("MLFLOW_TRACKING_URI")
+    utils.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        utils.set_tracking_uri(saved_global)  # type: ignore[arg-type]  # None unsets it
+        if saved_env is None:
+            os.environ.pop("MLFLOW_TRACKING_URI", None)
+        else:
+            os.environ["MLFLOW_TRACKING_URI"] = saved_env
+
+
 #: The MLflow tag (on the run and the model version) with verify's resource profile as JSON.
 RESOURCES_TAG = tag_keys.RESOURCES
 
@@ -148,7 +147,7 @@ def log_handover(
         raise TrackingError(f"{exc}: {fix}", str(artifact_path)) from exc
     try:
         with _quiet_mlflow():
-            return _log_and_register(
+            return log_and_register(
                 artifact_path, name, tracking_uri, experiment, tags, params, metrics
             )
     except TrackingError:
@@ -157,44 +156,6 @@ def log_handover(
         raise TrackingError(
             f"MLflow refused the handover ({type(exc).__name__}: {exc}): {fix}", str(artifact_path)
         ) from exc
-
-
-def _log_and_register(
-    artifact_path: Path,
-    name: str,
-    tracking_uri: str,
-    experiment: str | None,
-    tags: dict[str, str] | None,
-    params: dict[str, Any] | None,
-    metrics: dict[str, float] | None,
-) -> LoggedHandover:
-    """The MLflow calls of :func:`log_handover` (the caller maps their errors)."""
-    import mlflow
-    from mlflow import MlflowClient
-    from mlflow.entities import LoggedModelStatus
-    from mlflow.utils.logging_utils import MLFLOW_LOGGING_STREAM
-
-    mlflow.set_tracking_uri(tracking_uri)
-    client = MlflowClient(tracking_uri=tracking_uri)
-    exp_name = experiment or os.environ.get("MLFLOW_EXPERIMENT_NAME") or name
-    exp = mlflow.set_experiment(exp_name)
-    with mlflow.start_run(experiment_id=exp.experiment_id, run_name=f"handover-{name}") as run:
-        run_id = run.info.run_id
-        if params:
-            mlflow.log_params({k: str(v)[:500] for k, v in params.items()})
-        if metrics:
-            mlflow.log_metrics({k: float(v) for k, v in metrics.items()})
-        all_tags = {tag_keys.VERIFIED: "not-run", **(tags or {})}
-        mlflow.set_tags(all_tags)
-        logged = mlflow.initialize_logged_model(name="model", source_run_id=run_id, tags=all_tags)
-        client.log_model_artifacts(logged.model_id, str(artifact_path))
-        mlflow.finalize_logged_model(logged.model_id, LoggedModelStatus.READY)
-        mlflow.log_text(json.dumps({"model_id": logged.model_id}), "handover_model.json")
-    MLFLOW_LOGGING_STREAM.enabled = False  # register_model prints through it
-    version = mlflow.register_model(f"models:/{logged.model_id}", name, tags=all_tags)
-    return LoggedHandover(
-        tracking_uri, exp.experiment_id, run_id, logged.model_id, name, str(version.version)
-    )
 
 
 def download_model(model_uri: str, dst: Path | None = None) -> Path:
@@ -264,6 +225,47 @@ def _model_version(client: Any, ref: ModelRef, model_uri: str) -> Any:
     if not found:
         raise TrackingError(f"{model_uri}: no such model version")
     return max(found, key=lambda v: int(v.version))
+
+
+def check_model_exists(model_uri: str, tracking_uri: str) -> None:
+    """Fail fast when ``model_uri`` (``models:/NAME/VERSION``, ``models:/NAME@ALIAS``,
+    ``runs:/RUN/...``) names nothing in the store at ``tracking_uri``: a verify would
+    otherwise spend a minute before it says so. Other forms are left to the verify.
+
+    Raises :class:`ArtifactNotFoundError` (404) for a missing model, version, alias or run,
+    :class:`TrackingError` when the store cannot be asked.
+    """
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    ref = parse_model_uri(model_uri)
+    if ref is None or (ref.run_id is None and ref.version is None and ref.alias is None):
+        return
+    _check_reachable(tracking_uri)
+    client = MlflowClient(tracking_uri=tracking_uri)
+    try:
+        if ref.run_id is not None:
+            client.get_run(ref.run_id)
+        else:
+            _model_version(client, ref, model_uri)
+    except MlflowException as exc:
+        if exc.error_code != "RESOURCE_DOES_NOT_EXIST":
+            raise TrackingError(f"cannot look up {model_uri} in {tracking_uri} ({exc})") from exc
+        what = (
+            f"run {ref.run_id}"
+            if ref.run_id
+            else f"alias @{ref.alias} of {ref.name!r}"
+            if ref.alias
+            else f"version {ref.version} of {ref.name!r}"
+        )
+        raise ArtifactNotFoundError(
+            f"{model_uri}: there is no {what} in the MLflow store {tracking_uri}; check the "
+            "name and version (the MLflow UI lists them) or the tracking URI"
+        ) from None
+    except TrackingError as exc:
+        if "no such model version" in str(exc):
+            raise ArtifactNotFoundError(f"{exc} in the MLflow store {tracking_uri}") from None
+        raise
 
 
 def record_verification(model_uri: str, status: str, report: dict[str, Any]) -> dict[str, Any]:

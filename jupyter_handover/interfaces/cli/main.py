@@ -32,9 +32,6 @@ def _read_result(path: str) -> dict[str, Any]:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    import papermill as pm
-    from papermill.exceptions import PapermillExecutionError
-
     from jupyter_handover.interfaces.ipython.session import ENV_NOTEBOOK, ENV_RESULT
 
     nb = Path(args.notebook).resolve()
@@ -42,36 +39,18 @@ def cmd_run(args: argparse.Namespace) -> int:
         print(f"error: {args.notebook}: no such notebook", file=sys.stderr)
         return 2
     out = Path(args.output).resolve() if args.output else nb.with_suffix(".out.ipynb")
-    params = {name: _parse_value(value) for name, value in args.parameters or []}
     fd, result_file = tempfile.mkstemp(prefix="handover-result-", suffix=".json")
     os.close(fd)
     os.environ[ENV_NOTEBOOK] = str(nb)
     os.environ[ENV_RESULT] = result_file
-    kernel = args.kernel
-    if kernel is None:
-        from jupyter_handover.export.cells import read_notebook
-
-        spec = read_notebook(nb).get("metadata", {}).get("kernelspec") or {}
-        kernel = spec.get("name") or "python3"
     try:
-        pm.execute_notebook(
-            str(nb),
-            str(out),
-            parameters=params,
-            cwd=str(nb.parent),
-            kernel_name=kernel,
-            progress_bar=False,
-            log_output=args.verbose,
-        )
-    except PapermillExecutionError as exc:
-        failed = _read_result(result_file)
-        reason = failed.get("error") or f"{exc.ename}: {exc.evalue}"
-        print(f"error: the notebook failed in cell [{exc.exec_count}]: {reason}", file=sys.stderr)
-        print(f"the executed notebook is at {out}", file=sys.stderr)
-        return 1
+        failed = _execute(args, nb, out, result_file)
     finally:
         os.environ.pop(ENV_NOTEBOOK, None)
         os.environ.pop(ENV_RESULT, None)
+    if failed is not None:
+        Path(result_file).unlink(missing_ok=True)
+        return failed
     result = _read_result(result_file)
     if not result:
         print(
@@ -88,6 +67,55 @@ def cmd_run(args: argparse.Namespace) -> int:
         print("error: verification failed", file=sys.stderr)
         return 1
     return 0
+
+
+def _execute(args: argparse.Namespace, nb: Path, out: Path, result_file: str) -> int | None:
+    """Run the notebook with papermill; None when it ran to the end, else the exit code
+    after one message on stderr (a failing cell, a dead kernel, an unknown kernel)."""
+    import papermill as pm
+    from jupyter_client.kernelspec import NoSuchKernel
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+    from papermill.exceptions import PapermillExecutionError
+
+    from jupyter_handover.export.cells import read_notebook
+
+    kernel = args.kernel
+    if kernel is None:
+        spec = read_notebook(nb).get("metadata", {}).get("kernelspec") or {}
+        kernel = spec.get("name") or "python3"
+    params = {name: _parse_value(value) for name, value in args.parameters or []}
+    try:
+        pm.execute_notebook(
+            str(nb),
+            str(out),
+            parameters=params,
+            cwd=str(nb.parent),
+            kernel_name=kernel,
+            progress_bar=False,
+            log_output=args.verbose,
+        )
+    except PapermillExecutionError as exc:
+        failed = _read_result(result_file)
+        reason = failed.get("error") or f"{exc.ename}: {exc.evalue}"
+        message = f"the notebook failed in cell [{exc.exec_count}]: {reason}"
+    except (DeadKernelError, CellTimeoutError) as exc:
+        message = (
+            "the kernel died while it ran the notebook (killed, or out of memory"
+            f"{': ' + str(exc).splitlines()[0] if str(exc).strip() else ''}): run it again; "
+            "a package it left half-written is cleaned by the next package"
+        )
+    except NoSuchKernel:
+        print(
+            f"error: there is no Jupyter kernel named {kernel!r}: pick one of "
+            "`jupyter kernelspec list` with --kernel",
+            file=sys.stderr,
+        )
+        return 2
+    else:
+        return None
+    print(f"error: {message}", file=sys.stderr)
+    print(f"the executed notebook is at {out}", file=sys.stderr)
+    return 1
 
 
 def _verified(model: str, meta: dict[str, Any]) -> str:

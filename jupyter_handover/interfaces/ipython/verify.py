@@ -23,7 +23,8 @@ def _progress(mode: str = "auto") -> StepProgress:
     return StepProgress("verify", STEPS, mode, done_labels=("passed", "failed"))
 
 
-def _default_model(magics: HandoverMagics) -> str:
+def _default_model(magics: HandoverMagics) -> tuple[str, str | None]:
+    """The last package's model URI (with its tracking URI) or folder."""
     last = magics.last_package or {}
     ref = last.get("model_uri") or last.get("artifact_path")
     if not ref:
@@ -32,10 +33,8 @@ def _default_model(magics: HandoverMagics) -> str:
             "(%handover verify models:/NAME/VERSION), or run %handover package first"
         )
     if last.get("model_uri") and last.get("tracking_uri"):
-        import mlflow
-
-        mlflow.set_tracking_uri(str(last["tracking_uri"]))
-    return str(ref)
+        return str(ref), str(last["tracking_uri"])
+    return str(ref), None
 
 
 def summary_text(report: VerifyReport) -> str:
@@ -107,21 +106,23 @@ def summary_html(report: VerifyReport) -> str:
 
 def run_verify(magics: HandoverMagics, args: argparse.Namespace) -> None:
     """``%handover verify [MODEL] [--rtol] [--atol] [--json]``."""
+    from jupyter_handover.registry.tracking import tracking_uri_for
     from jupyter_handover.verify.verifier import verify_artifact
 
-    model = args.model or _default_model(magics)
+    model, uri = (args.model, None) if args.model else _default_model(magics)
     if args.model and not Path(args.model).expanduser().is_dir() and ":/" not in args.model:
         raise NothingToVerifyError(
             f"{args.model!r} is neither an artifact folder nor an MLflow model URI "
             "(runs:/RUN/PATH, models:/NAME/VERSION, models:/NAME@ALIAS)"
         )
     progress = _progress(getattr(args, "progress", None) or "auto")
-    report = verify_artifact(
-        model,
-        rtol=DEFAULT_RTOL if args.rtol is None else args.rtol,
-        atol=DEFAULT_ATOL if args.atol is None else args.atol,
-        progress=progress,
-    )
+    with tracking_uri_for(uri):  # the kernel's MLflow state stays as it was
+        report = verify_artifact(
+            model,
+            rtol=DEFAULT_RTOL if args.rtol is None else args.rtol,
+            atol=DEFAULT_ATOL if args.atol is None else args.atol,
+            progress=progress,
+        )
     progress.done(report.passed)
     magics.show(report.to_dict(), summary_html(report), summary_text(report), args.json)
     if not report.passed and not args.json:
@@ -133,17 +134,15 @@ def run_verify(magics: HandoverMagics, args: argparse.Namespace) -> None:
 def verify_for_package(path: Path, logged: dict[str, Any] | None = None) -> dict[str, Any]:
     """``%handover package --verify``: verify the logged URI when there is one (the result is
     recorded on its run), else the local folder; a compact result for the package summary."""
+    from jupyter_handover.registry.tracking import tracking_uri_for
     from jupyter_handover.verify.verifier import verify_artifact
 
-    ref = str(path)
+    ref, uri = str(path), None
     if logged and logged.get("model_uri"):
-        import mlflow
-
-        if logged.get("tracking_uri"):
-            mlflow.set_tracking_uri(str(logged["tracking_uri"]))
-        ref = str(logged["model_uri"])
+        ref, uri = str(logged["model_uri"]), logged.get("tracking_uri")
     progress = _progress()
-    report = verify_artifact(ref, progress=progress)
+    with tracking_uri_for(uri):  # the kernel's MLflow state stays as it was
+        report = verify_artifact(ref, progress=progress)
     progress.done(report.passed)
     print(summary_text(report), flush=True)
     return {

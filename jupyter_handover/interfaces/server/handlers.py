@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from pathlib import Path
 from typing import Any
 
 import tornado.web
@@ -20,9 +21,10 @@ from jupyter_server.utils import url_path_join
 
 from jupyter_handover.errors import HandoverError, TrackingError
 from jupyter_handover.export.cells import DEFAULT_TAG as EXPORT_TAG
-from jupyter_handover.interfaces.server.jobs import VerifyJobs
+from jupyter_handover.interfaces.server.jobs import VerifyJob, VerifyJobs
 from jupyter_handover.interfaces.server.paths import (
     confine,
+    confine_tracking_uri,
     handle_handover_error,
     http_error,
     resolve_notebook,
@@ -117,20 +119,22 @@ class HistoryHandler(_Handler):
         self.reply(data)
 
 
-class VerifyHandler(_Handler):
+class _JobsHandler(_Handler):
+    """Access to the server's verify jobs (one list per server)."""
+
+    @property
+    def jobs(self) -> VerifyJobs:
+        jobs: VerifyJobs = self.settings["jupyter_handover_jobs"]
+        return jobs
+
+
+class VerifyHandler(_JobsHandler):
     """``POST /jupyter-handover/verify`` with ``{"model_ref", "tracking_uri"?, "path"?}``:
-    starts a verify job and answers ``202`` with the job."""
+    queues a verify job and answers ``202`` with the job."""
 
     @tornado.web.authenticated
     async def post(self) -> None:
-        try:
-            body = self.get_json_body()
-        except tornado.web.HTTPError:
-            raise
-        except Exception as exc:
-            raise http_error(400, f"the body is not JSON: {exc}") from exc
-        if not isinstance(body, dict):
-            raise http_error(400, 'the body must be a JSON object {"model_ref": ...}')
+        body = self._body()
         ref = body.get("model_ref")
         if not isinstance(ref, str) or not ref.strip():
             raise http_error(
@@ -139,10 +143,14 @@ class VerifyHandler(_Handler):
         tracking_uri = body.get("tracking_uri") or None
         if tracking_uri is not None and not isinstance(tracking_uri, str):
             raise http_error(400, "tracking_uri must be a string")
-        cwd = None
+        cwd = Path(self.root_dir).resolve()
         if body.get("path"):
             cwd = resolve_notebook(self.root_dir, str(body["path"])).parent
-        if not ref.startswith(MLFLOW_URI_PREFIXES):
+        if tracking_uri:
+            tracking_uri = confine_tracking_uri(self.root_dir, tracking_uri, cwd)
+        if ref.startswith(MLFLOW_URI_PREFIXES):
+            await self._check_model(ref, tracking_uri, cwd)
+        else:
             folder = confine(self.root_dir, ref)
             if not folder.is_dir():
                 raise http_error(404, f"no artifact folder {ref}")
@@ -150,32 +158,55 @@ class VerifyHandler(_Handler):
         job = self.jobs.start(ref, tracking_uri=tracking_uri, cwd=cwd)
         self.reply(job.to_dict(), status=202)
 
-    @property
-    def jobs(self) -> VerifyJobs:
-        jobs: VerifyJobs = self.settings["jupyter_handover_jobs"]
-        return jobs
+    def _body(self) -> dict[str, Any]:
+        try:
+            body = self.get_json_body()
+        except tornado.web.HTTPError:
+            raise
+        except Exception as exc:
+            raise http_error(400, f"the body is not JSON: {exc}") from exc
+        if not isinstance(body, dict):
+            raise http_error(400, 'the body must be a JSON object {"model_ref": ...}')
+        return body
+
+    async def _check_model(self, ref: str, tracking_uri: str | None, cwd: Path) -> None:
+        """A missing model version fails now (404), not after a minute of verify."""
+        from jupyter_handover.registry.tracking import check_model_exists, default_tracking_uri
+
+        uri = default_tracking_uri(cwd, tracking_uri)
+        try:
+            await self.off_loop(check_model_exists, ref, uri)
+        except HandoverError as exc:
+            raise handle_handover_error(exc) from exc
 
 
-class VerifyJobHandler(VerifyHandler):
-    """``GET /jupyter-handover/verify/<id>``: a job's progress, then its report."""
+class VerifyJobHandler(_JobsHandler):
+    """``GET /jupyter-handover/verify/<id>``: a job's progress, then its report;
+    ``DELETE`` cancels it (its process group is killed). Other verbs are 405."""
 
-    @tornado.web.authenticated
-    def get(self, job_id: str) -> None:
+    def _job(self, job_id: str) -> VerifyJob:
         job = self.jobs.get(job_id)
         if job is None:
             raise http_error(404, f"no verify job {job_id} (jobs end with the server)")
+        return job
+
+    @tornado.web.authenticated
+    def get(self, job_id: str) -> None:
+        self.reply(self._job(job_id).to_dict())
+
+    @tornado.web.authenticated
+    def delete(self, job_id: str) -> None:
+        job = self._job(job_id)
+        self.jobs.cancel(job_id)
         self.reply(job.to_dict())
 
 
-def setup_handlers(web_app: tornado.web.Application) -> None:
-    """Register the extension's handlers on the server's tornado application."""
-    base_url: str = web_app.settings["base_url"]
-    web_app.settings.setdefault("jupyter_handover_jobs", VerifyJobs())
-    handlers: list[tuple[str, type[tornado.web.RequestHandler]]] = [
-        (url_path_join(base_url, NAMESPACE, "config"), ConfigHandler),
-        (url_path_join(base_url, NAMESPACE, "status"), StatusHandler),
-        (url_path_join(base_url, NAMESPACE, "history"), HistoryHandler),
-        (url_path_join(base_url, NAMESPACE, "verify"), VerifyHandler),
-        (url_path_join(base_url, NAMESPACE, r"verify/([0-9a-f]{32})"), VerifyJobHandler),
+def routes() -> list[tuple[str, type[tornado.web.RequestHandler]]]:
+    """The extension's routes, relative to the server's ``base_url``."""
+    return [
+        (url_path_join(NAMESPACE, "config"), ConfigHandler),
+        (url_path_join(NAMESPACE, "status"), StatusHandler),
+        (url_path_join(NAMESPACE, "history"), HistoryHandler),
+        (url_path_join(NAMESPACE, "verify"), VerifyHandler),
+        (url_path_join(NAMESPACE, r"verify/([0-9a-f]{32})"), VerifyJobHandler),
     ]
-    web_app.add_handlers(".*$", handlers)
