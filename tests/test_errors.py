@@ -38,7 +38,6 @@ INSTANCES: list[HandoverError] = [
     errors.ReplayError("boom"),
     errors.VerificationFailedError("boom"),
     errors.PromotionRefusedError("boom"),
-    errors.BatchError("boom"),
     errors.OutputNotWritableError("boom"),
     errors.HookError("boom"),
 ]
@@ -66,7 +65,6 @@ EXPECTED = {
     "ReplayError": (False, 1, 500),
     "VerificationFailedError": (False, 1, 422),
     "PromotionRefusedError": (False, 1, 409),
-    "BatchError": (True, 2, 400),
     "OutputNotWritableError": (True, 2, 422),
     "HookError": (True, 2, 422),
 }
