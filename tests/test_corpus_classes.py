@@ -68,3 +68,53 @@ def test_ill_conditioned_regression_replays_its_golden_rows(tmp_path: Path) -> N
     y = 10 - 1 / (x[:, 0] + 0.1) + rng.normal(size=40)
     model = make_pipeline(PolynomialFeatures(7), LinearRegression()).fit(x, y)
     _replays_exactly(_package(model, x, tmp_path))
+
+
+# -- discovery: integer column labels, one training set under two names --------------------
+
+
+def _int_labelled() -> tuple[Any, pd.DataFrame, pd.DataFrame]:
+    """A LightGBM model fitted on a frame read with ``header=None`` (integer labels; it
+    keeps them as text), and that frame with its target column 0 beside the features."""
+    import lightgbm as lgb
+
+    rng = np.random.default_rng(0)
+    df_train = pd.DataFrame(rng.normal(size=(120, 4)))
+    df_train[0] = 2 * df_train[1] + rng.normal(size=120)
+    x_train = df_train.drop(0, axis=1)
+    model = lgb.LGBMRegressor(n_estimators=3, verbose=-1).fit(x_train, df_train[0])
+    return model, df_train, x_train
+
+
+def test_target_beside_integer_labelled_features_is_found() -> None:
+    from jupyter_handover.discovery import discover, training_target
+
+    model, df_train, _ = _int_labelled()
+    assert training_target(df_train, model, None) == (True, "0", [])
+    found = discover({"gbm": model, "df_train": df_train})
+    assert (found.train_name, found.target) == ("df_train", "0")
+
+
+def test_same_rows_with_and_without_the_target_are_one_training_set(tmp_path: Path) -> None:
+    from jupyter_handover.discovery import discover
+
+    model, df_train, x_train = _int_labelled()
+    namespace = {"gbm": model, "df_train": df_train, "X_train": x_train, "X_test": x_train[:30]}
+    found = discover(namespace)
+    assert (found.train_name, found.target) == ("df_train", "0")
+    report = _package(found.model, found.train, tmp_path, target=found.target)
+    assert report.contract.column_names == ["1", "2", "3"] and report.contract.target == "0"
+    _replays_exactly(report)
+
+
+def test_different_training_sets_are_listed_with_the_model_they_match() -> None:
+    import pytest
+
+    from jupyter_handover.discovery import discover
+    from jupyter_handover.errors import DiscoveryError
+
+    model, _, x_train = _int_labelled()
+    with pytest.raises(DiscoveryError) as info:
+        discover({"gbm": model, "X_fit": x_train, "X_other": x_train[:30]})
+    message = str(info.value)
+    assert "X_fit" in message and "X_other" in message and "gbm (LGBMRegressor)" in message
