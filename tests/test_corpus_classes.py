@@ -118,3 +118,86 @@ def test_different_training_sets_are_listed_with_the_model_they_match() -> None:
         discover({"gbm": model, "X_fit": x_train, "X_other": x_train[:30]})
     message = str(info.value)
     assert "X_fit" in message and "X_other" in message and "gbm (LGBMRegressor)" in message
+
+
+# -- a notebook function inside the model, defined in a cell that also trains --------------
+
+APPLY_DEF = "def leaves(X, model):\n    return model.apply(X)[:, :, 0]\n"
+APPLY_FIT = (
+    "import numpy as np\n"
+    "from sklearn.ensemble import GradientBoostingClassifier\n"
+    "from sklearn.linear_model import LogisticRegression\n"
+    "from sklearn.pipeline import make_pipeline\n"
+    "from sklearn.preprocessing import FunctionTransformer, OneHotEncoder\n"
+    "rng = np.random.default_rng(0)\n"
+    "X_train = rng.normal(size=(60, 3))\n"
+    "y_train = (X_train[:, 0] > 0).astype(int)\n"
+    "gb = GradientBoostingClassifier(n_estimators=3, max_depth=2).fit(X_train, y_train)\n"
+    "model = make_pipeline(FunctionTransformer(leaves, kw_args={'model': gb}),\n"
+    "                      OneHotEncoder(handle_unknown='ignore'), LogisticRegression())\n"
+    "model.fit(X_train, y_train)\n"
+)
+
+
+def _as_main(code: str) -> dict[str, Any]:
+    """Run code as a notebook does: its functions live in ``__main__``."""
+    import types
+
+    main = types.ModuleType("__main__")
+    exec(compile(code, "<notebook>", "exec"), main.__dict__)
+    return main.__dict__
+
+
+def _cells(*cells: tuple[str, bool]) -> nbformat.NotebookNode:
+    return nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell(
+                src, metadata={"tags": ["handover"]} if tagged else {}, execution_count=i + 1
+            )
+            for i, (src, tagged) in enumerate(cells)
+        ]
+    )
+
+
+def test_a_function_beside_training_code_is_moved_not_tagged(tmp_path: Path) -> None:
+    """Tagging a cell that also trains would ship the training (and fail on the data it
+    reads): the message says to move the function into a cell of its own instead."""
+    import pytest
+
+    from jupyter_handover.errors import ModelNotPicklableError
+
+    ns = _as_main(APPLY_DEF + APPLY_FIT)
+    nb = _cells(("import numpy as np", False), (APPLY_DEF + APPLY_FIT, False))
+    with pytest.raises(ModelNotPicklableError, match=r"leaves.*cell of its own") as info:
+        build_artifact_report(ns["model"], ns["X_train"], nb, tmp_path / "out", lock=False)
+    assert "move the definition of leaves out of cell #2" in str(info.value)
+    assert info.value.details["cell_to_tag"] is None and info.value.details["cell"] == 1
+
+
+def test_the_function_in_a_tagged_cell_of_its_own_packages(
+    tmp_path: Path, monkeypatch: Any
+) -> None:
+    """The fix the message names works: the artifact predicts in a fresh process, where
+    the function comes from inference.py."""
+    import subprocess
+    import sys
+
+    ns = _as_main(APPLY_DEF + APPLY_FIT)
+    monkeypatch.setattr(sys.modules["__main__"], "leaves", ns["leaves"], raising=False)
+    nb = _cells((APPLY_DEF, True), (APPLY_FIT, False))
+    report = build_artifact_report(ns["model"], ns["X_train"], nb, tmp_path / "out", lock=False)
+    code = (
+        "import json, sys\n"
+        "sys.path.insert(0, sys.argv[1])\n"
+        "from runtime.loader import HandoverModel, to_jsonable\n"
+        "m = HandoverModel(sys.argv[1])\n"
+        "ex = json.load(open(sys.argv[1] + '/examples.json'))\n"
+        "assert to_jsonable(m.predict({'dataframe_split': ex['inputs']})) == ex['outputs']\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(report.path / "handover")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]

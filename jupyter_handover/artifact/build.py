@@ -164,6 +164,7 @@ class _Build:
     packaged: str
     hdir: Path = Path()
     model_file: dict[str, Any] = field(default_factory=dict)
+    tag: str = "handover"
 
 
 def build_artifact_report(
@@ -259,12 +260,14 @@ def _prepare(
     frame = training_frame(train_df, packaged)[0]  # a numpy array, DMatrix... as a frame
     inputs = frame.drop(columns=[target]) if target and target in frame.columns else frame
     timer.lap("contract")
-    return _Build(packaged, nb, nb_path, nb_sha, export, name, inputs, contract, description)
+    return _Build(
+        packaged, nb, nb_path, nb_sha, export, name, inputs, contract, description, tag=tag
+    )
 
 
 def _model_step(b: _Build) -> None:
     """The model file (its library's format where stable), the runtime, code and contract."""
-    by_value = check_notebook_code(b.model, b.export, b.nb)
+    by_value = check_notebook_code(b.model, b.export, b.nb, b.tag)
     b.model_file = save_model(b.model, b.hdir, by_value=by_value)
     shutil.copytree(
         RUNTIME_SRC, b.hdir / "runtime", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
