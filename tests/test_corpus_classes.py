@@ -201,3 +201,85 @@ def test_the_function_in_a_tagged_cell_of_its_own_packages(
         timeout=300,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+# -- several predictions per row: multilabel, multi-output ---------------------------------
+
+
+def test_catboost_multilabel_output_is_a_matrix(tmp_path: Path) -> None:
+    """CatBoost's MultiLogloss predicts a 0/1 row per input row: the contract and the MLflow
+    signature say so (as infer_signature(X, model.predict(X)) would), not one label."""
+    from catboost import CatBoostClassifier
+
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(80, 4))
+    y = np.stack([(x[:, 0] > 0), (x[:, 1] > 0), (x[:, 0] + x[:, 2] > 0)], axis=1).astype(int)
+    model = CatBoostClassifier(
+        loss_function="MultiLogloss", class_names=["a", "b", "c"], iterations=5, verbose=False
+    )
+    model.fit(x, y)
+    report = _package(model, x, tmp_path)
+    output = report.contract.output
+    assert output["kind"] == "multilabel" and output["shape"] == [-1, 3]
+    assert output["dtype"] == "int64" and output["classes"] == ["a", "b", "c"]
+    signature = report.contract.to_mlflow_signature().to_dict()
+    assert json.loads(signature["outputs"]) == [
+        {"type": "tensor", "tensor-spec": {"dtype": "int64", "shape": [-1, 3]}}
+    ]
+    contract = json.loads((report.path / "handover/contract.json").read_text())
+    assert contract["output"]["shape"] == [-1, 3]
+    import yaml
+
+    mlmodel = yaml.safe_load((report.path / "MLmodel").read_text())
+    assert json.loads(mlmodel["signature"]["outputs"])[0]["tensor-spec"]["shape"] == [-1, 3]
+    _replays_exactly(report)
+
+
+def test_multi_output_regression_on_a_frame_has_a_tensor_output(tmp_path: Path) -> None:
+    from sklearn.linear_model import LinearRegression
+
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame({"a": rng.normal(size=30), "b": rng.normal(size=30)})
+    y = np.stack([x["a"] * 2, x["b"] - 1], axis=1)
+    report = _package(LinearRegression().fit(x, y), x, tmp_path)
+    assert report.contract.output == {
+        "kind": "multioutput",
+        "dtype": "float64",
+        "min": None,
+        "max": None,
+        "shape": [-1, 2],
+    }
+    signature = report.contract.to_mlflow_signature().to_dict()
+    assert json.loads(signature["inputs"])[0]["name"] == "a"
+    assert json.loads(signature["outputs"])[0]["tensor-spec"]["shape"] == [-1, 2]
+    _replays_exactly(report)
+
+
+def test_one_value_per_row_leaves_the_output_alone() -> None:
+    from jupyter_handover.contract.infer import infer_contract, with_prediction_shape
+
+    contract = infer_contract(pd.DataFrame({"a": [1.0, 2.0]}))
+    for outputs in ([1, 2], [[1], [2]], [{"p": 1}], [[1, 2], [3]]):
+        assert with_prediction_shape(contract, list(outputs)) is contract
+
+
+# -- a statsmodels formula fitted on a dict of arrays --------------------------------------
+
+
+def test_formula_on_a_dict_reads_its_variables_not_its_response(tmp_path: Path) -> None:
+    """``smf.ols('y ~ x1 + np.sin(x1) + I((x1-5)**2)', data={'x1': ..., 'y': ...})``: the
+    contract's input is x1 alone (np and sin are not data, y is the target), the model
+    still gets a dict."""
+    import statsmodels.formula.api as smf
+
+    from jupyter_handover.kinds import formula_variables
+
+    x1 = np.linspace(0, 20, 50)
+    data = {"x1": x1, "y": 0.5 * x1 + np.sin(x1), "unused": -x1}
+    res = smf.ols("y ~ x1 + np.sin(x1) + I((x1-5)**2)", data=data).fit()
+    assert formula_variables(res) == ["x1"]
+    report = _package(res, data, tmp_path)
+    assert report.contract.column_names == ["x1"] and report.contract.target == "y"
+    assert report.contract.input == {"kind": "dict"}
+    loaded = _replays_exactly(report)
+    assert np.allclose(loaded.predict(pd.DataFrame({"x1": x1[:5]})), res.predict({"x1": x1[:5]}))

@@ -46,7 +46,7 @@ from jupyter_handover.artifact.model_io import (
     packaged_model,
     save_model,
 )
-from jupyter_handover.contract.infer import DataContract, infer_contract
+from jupyter_handover.contract.infer import DataContract, infer_contract, with_prediction_shape
 from jupyter_handover.contract.inputs import training_frame
 from jupyter_handover.environment.capture import (
     capture_environment,
@@ -329,10 +329,12 @@ def _examples_step(
         outputs = notebook_predict(staged.model, model_input)
     else:
         outputs = staged.predict(sample)
-    _write_json(
-        hdir / "examples.json",
-        {"inputs": split_payload(sample), "outputs": to_jsonable(outputs)},
-    )
+    golden = to_jsonable(outputs)
+    shaped = with_prediction_shape(contract, golden)
+    if shaped is not contract:  # several values per row: the output's width and dtype
+        b.contract = shaped
+        _write_json(hdir / "contract.json", shaped.to_dict())
+    _write_json(hdir / "examples.json", {"inputs": split_payload(sample), "outputs": golden})
     lap("examples")
     return sample
 

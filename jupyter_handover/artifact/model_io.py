@@ -279,6 +279,20 @@ def _tagging_works(notebook: Any, index: int, tag: str, before: list[str]) -> bo
 # -- the frame the contract describes --------------------------------------------------
 
 
+def _formula_dict(data: dict[Any, Any], model: Any, target: str | None) -> tuple[Any, str | None]:
+    """A dict of arrays given to a statsmodels formula: the variables it reads and the
+    target (given, else the formula's response), nothing else; other dicts as they are."""
+    from jupyter_handover.kinds import formula_variables, response_name
+
+    wanted = formula_variables(model)
+    by_name = {str(k): k for k in data}
+    target = target if target is not None else response_name(model)
+    if not wanted or not set(wanted) <= set(by_name):
+        return data, target
+    keep = wanted + ([target] if target in by_name and target not in wanted else [])
+    return {by_name[k]: data[by_name[k]] for k in keep}, target if target in by_name else None
+
+
 def contract_frame(
     train_df: Any, model: Any, target: str | None, hooks: set[str]
 ) -> tuple[Any, str | None]:
@@ -293,6 +307,8 @@ def contract_frame(
 
     from jupyter_handover.kinds import feature_names, formula_variables, response_name
 
+    if isinstance(train_df, dict):
+        return _formula_dict(train_df, model, target)
     if not isinstance(train_df, pd.DataFrame):
         return train_df, target
     if not all(isinstance(c, str) for c in train_df.columns):  # the contract names are text
