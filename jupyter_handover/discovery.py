@@ -28,6 +28,7 @@ from jupyter_handover.training_data import (
     is_training_data,
     matches_model,
     model_n_features,
+    one_training_set,
 )
 
 __all__ = [
@@ -327,7 +328,10 @@ def _pick_train(
     names = list(frames)
     if len(names) > 1:
         trainish = [n for n in names if "train" in n.lower()]
-        one = _one_data_set(frames, trainish or names, model, target, pre)
+        one = one_training_set(
+            {n: frames[n] for n in trainish or names},
+            lambda frame: training_target(frame, model, target, pre)[1],
+        )
         if len(trainish) != 1 and one is None:
             what = f"training data matching the features of {model_name} ({type(model).__name__})"
             raise _ambiguous(namespace, what, names, "--train")
@@ -338,31 +342,6 @@ def _pick_train(
     if not isinstance(train, pd.DataFrame):
         return names[0], train, target
     return names[0], train, training_target(train, model, target, pre)[1]
-
-
-def _one_data_set(
-    frames: Mapping[str, Any], names: list[str], model: Any, target: str | None, pre: Preprocess
-) -> str | None:
-    """When every candidate frame holds the same rows of the model's features, one of them
-    with the target column beside (``X_train`` and ``df_train``), they are one training set,
-    not a choice: the name of the one with the target (its output is described). None
-    when they differ, none or all hold a target, or one is not a DataFrame."""
-    import pandas as pd
-
-    if len(names) < 2 or not all(isinstance(frames[n], pd.DataFrame) for n in names):
-        return None
-    features, targets = [], []
-    for n in names:
-        frame = frames[n].set_axis([str(c) for c in frames[n].columns], axis=1)
-        found = training_target(frame, model, target, pre)[1]
-        targets.append(found if found in frame.columns else None)
-        kept = frame.drop(columns=[found]) if targets[-1] else frame
-        features.append(kept.reset_index(drop=True))
-    if not all(f.equals(features[0]) for f in features[1:]):
-        return None
-    with_target = [n for n, t in zip(names, targets, strict=True) if t is not None]
-    # plain copies (no target anywhere) stay a choice: nothing tells them apart
-    return with_target[0] if 0 < len(with_target) < len(names) else None
 
 
 def discover(
