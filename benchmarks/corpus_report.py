@@ -99,7 +99,8 @@ def render(
     rows.append("")
     total = f"**{results['passed']} of {results['total']}** notebooks pass"
     if stopped:
-        total += f"; {stopped} stop{'s' if stopped > 1 else ''} as expected (`EXPECTED_STOP`)"
+        verb = "notebooks stop" if stopped > 1 else "notebook stops"
+        total += f"; {stopped} {verb} as expected (`EXPECTED_STOP`)"
     rows.append(total + ".")
     return "\n".join(rows)
 
