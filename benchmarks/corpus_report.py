@@ -52,9 +52,31 @@ def _cell(text: str, limit: int = 160) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def render(results: dict[str, Any], manifest: list[dict[str, Any]] | None = None) -> str:
-    """The Markdown table, one row per notebook, and a one-line total."""
+def expected_stops(test_file: Path | None = None) -> dict[str, dict[str, str]]:
+    """``EXPECTED_STOP`` of ``tests/corpus/test_corpus.py`` (read, not imported)."""
+    import ast
+
+    path = test_file or Path(__file__).resolve().parents[1] / "tests/corpus/test_corpus.py"
+    if not path.is_file():
+        return {}
+    for node in ast.parse(path.read_text()).body:
+        target = getattr(node, "target", None)
+        if isinstance(node, ast.AnnAssign) and getattr(target, "id", "") == "EXPECTED_STOP":
+            value: dict[str, dict[str, str]] = ast.literal_eval(node.value or "{}")
+            return value
+    return {}
+
+
+def render(
+    results: dict[str, Any],
+    manifest: list[dict[str, Any]] | None = None,
+    stops: dict[str, dict[str, str]] | None = None,
+) -> str:
+    """The Markdown table, one row per notebook, and a one-line total. ``stops`` are the
+    notebooks allowed to stop (``EXPECTED_STOP``): a stop with their message is marked so."""
     info = {e["file"]: e for e in manifest or []}
+    stops = stops or {}
+    stopped = 0
     rows = [
         "| notebook | model (class) | training data | `--model/--train` | no arguments "
         "| seconds | result |",
@@ -66,12 +88,20 @@ def render(results: dict[str, Any], manifest: list[dict[str, Any]] | None = None
         train = f"`{entry.get('train_var', '?')}` {entry.get('train_type', '')}".strip()
         error = re.sub(r"the notebook failed in cell \[\d+\]: ", "", nb.get("first_error") or "")
         result = "ok" if nb.get("ok") else f"{classify(error)}: {_cell(error)}"
+        stop = stops.get(nb["file"])
+        if stop and not nb["explicit"].get("packaged") and stop["message"] in error:
+            stopped += 1
+            result = f"expected stop, the message names the fix: {_cell(error, 400)}"
         rows.append(
             f"| {nb['file'].removesuffix('.ipynb')} | {model} | {train} "
             f"| {_mode(nb['explicit'])} | {_mode(nb['auto'])} | {nb['seconds']:.0f} | {result} |"
         )
     rows.append("")
-    rows.append(f"**{results['passed']} of {results['total']}** notebooks pass.")
+    total = f"**{results['passed']} of {results['total']}** notebooks pass"
+    if stopped:
+        verb = "notebooks stop" if stopped > 1 else "notebook stops"
+        total += f"; {stopped} {verb} as expected (`EXPECTED_STOP`)"
+    rows.append(total + ".")
     return "\n".join(rows)
 
 
@@ -108,7 +138,7 @@ def main() -> None:
         None,
     )
     manifest = json.loads(Path(manifest_path).read_text()) if manifest_path else None
-    table = render(results, manifest)
+    table = render(results, manifest, expected_stops())
     if args.write:
         write_section(Path(args.write), table)
     print(table)

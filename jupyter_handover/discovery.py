@@ -28,6 +28,7 @@ from jupyter_handover.training_data import (
     is_training_data,
     matches_model,
     model_n_features,
+    one_training_set,
 )
 
 __all__ = [
@@ -178,7 +179,8 @@ def training_target(
             return False, None, []
         recorded = response_name(model)
         extra = [recorded] if recorded in cols else cols
-    fitted = [c for c in extra if _plausible_target(model, c, frame[c])]
+    by_name = {str(c): c for c in frame.columns}  # the frame's own labels (ints, say)
+    fitted = [c for c in extra if _plausible_target(model, c, frame[by_name[c]])]
     if len(fitted) == 1:
         return True, fitted[0], []
     return False, None, extra
@@ -326,10 +328,14 @@ def _pick_train(
     names = list(frames)
     if len(names) > 1:
         trainish = [n for n in names if "train" in n.lower()]
-        if len(trainish) != 1:
-            what = "training data matching the model's features"
+        one = one_training_set(
+            {n: frames[n] for n in trainish or names},
+            lambda frame: training_target(frame, model, target, pre)[1],
+        )
+        if len(trainish) != 1 and one is None:
+            what = f"training data matching the features of {model_name} ({type(model).__name__})"
             raise _ambiguous(namespace, what, names, "--train")
-        names = trainish
+        names = [one] if one is not None else trainish
     import pandas as pd
 
     train = frames[names[0]]

@@ -129,11 +129,18 @@ def formula_variables(model: Any) -> list[str] | None:
     if not isinstance(formula, str) or data is None:
         return None
     frame = getattr(data, "frame", None)
-    columns = [str(c) for c in getattr(frame, "columns", [])] or None
-    rhs = formula.split("~", 1)[-1]
+    keys = frame.keys() if isinstance(frame, dict) else getattr(frame, "columns", [])
+    columns = [str(c) for c in keys] or None  # a DataFrame's columns, a dict's keys
+    rhs = formula.split("~", 1)[-1].strip()
+    tree = _parse_formula(rhs)
+    callees = {  # np in np.log(x), f in f(x): modules and functions, not data
+        id(n.value if isinstance(n, ast.Attribute) else n.func)
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.Attribute, ast.Call))
+    }
     names: list[str] = []
-    for node in ast.walk(_parse_formula(rhs)):
-        if isinstance(node, ast.Name) and node.id not in names:
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and id(node) not in callees and node.id not in names:
             names.append(node.id)
     response = response_name(model)
     wanted = [

@@ -8,7 +8,7 @@ that never imported them pays nothing. Discovery and the contract both read this
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -28,6 +28,7 @@ __all__ = [
     "matches_model",
     "model_feature_names",
     "model_n_features",
+    "one_training_set",
 ]
 
 _IGNORED = {"In", "Out", "exit", "quit", "get_ipython"}
@@ -213,3 +214,27 @@ def find_training_data(namespace: Mapping[str, Any], model: Any) -> dict[str, An
             seen.add(id(value))
             found[name] = value
     return found
+
+
+def one_training_set(frames: Mapping[str, Any], target_of: Callable[[Any], Any]) -> str | None:
+    """When every candidate frame holds the same rows of the model's features, one of them
+    with the target column beside (``X_train`` and ``df_train``), they are one training set,
+    not a choice: the name of the one with the target (its output is described).
+    ``target_of(frame)`` names a frame's target column (None without one). None when they
+    differ, none or all hold a target, or one is not a DataFrame."""
+    import pandas as pd
+
+    if len(frames) < 2 or not all(isinstance(f, pd.DataFrame) for f in frames.values()):
+        return None
+    features, with_target = [], []
+    for name, frame in frames.items():
+        frame = frame.set_axis([str(c) for c in frame.columns], axis=1)
+        found = target_of(frame)
+        if found in frame.columns:
+            with_target.append(name)
+            frame = frame.drop(columns=[found])
+        features.append(frame.reset_index(drop=True))
+    if not all(f.equals(features[0]) for f in features[1:]):
+        return None
+    # plain copies (no target anywhere) stay a choice: nothing tells them apart
+    return with_target[0] if 0 < len(with_target) < len(frames) else None

@@ -47,7 +47,7 @@ from jupyter_handover.artifact.model_io import (
     save_model,
 )
 from jupyter_handover.artifact.staging import drop_owner, make_staging
-from jupyter_handover.contract.infer import DataContract, infer_contract
+from jupyter_handover.contract.infer import DataContract, infer_contract, with_prediction_shape
 from jupyter_handover.contract.inputs import training_frame
 from jupyter_handover.environment.capture import (
     capture_environment,
@@ -165,6 +165,7 @@ class _Build:
     packaged: str
     hdir: Path = Path()
     model_file: dict[str, Any] = field(default_factory=dict)
+    tag: str = "handover"
 
 
 def build_artifact_report(
@@ -260,12 +261,14 @@ def _prepare(
     frame = training_frame(train_df, packaged)[0]  # a numpy array, DMatrix... as a frame
     inputs = frame.drop(columns=[target]) if target and target in frame.columns else frame
     timer.lap("contract")
-    return _Build(packaged, nb, nb_path, nb_sha, export, name, inputs, contract, description)
+    return _Build(
+        packaged, nb, nb_path, nb_sha, export, name, inputs, contract, description, tag=tag
+    )
 
 
 def _model_step(b: _Build) -> None:
     """The model file (its library's format where stable), the runtime, code and contract."""
-    by_value = check_notebook_code(b.model, b.export, b.nb)
+    by_value = check_notebook_code(b.model, b.export, b.nb, b.tag)
     b.model_file = save_model(b.model, b.hdir, by_value=by_value)
     shutil.copytree(
         RUNTIME_SRC, b.hdir / "runtime", ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
@@ -338,10 +341,12 @@ def _examples_step(
     except Exception as exc:  # the staging folder is no place the user knows
         message = hook_message(exc, b.export.hooks, len(sample))
         raise HookError(message.replace(str(hdir.parent), f"<{b.name}>")) from None
-    _write_json(
-        hdir / "examples.json",
-        {"inputs": split_payload(sample), "outputs": to_jsonable(outputs)},
-    )
+    golden = to_jsonable(outputs)
+    shaped = with_prediction_shape(contract, golden)
+    if shaped is not contract:  # several values per row: the output's width and dtype
+        b.contract = shaped
+        _write_json(hdir / "contract.json", shaped.to_dict())
+    _write_json(hdir / "examples.json", {"inputs": split_payload(sample), "outputs": golden})
     lap("examples")
     return sample
 

@@ -10,6 +10,7 @@ MLflow's ``ndarray`` example). The golden examples (``handover/examples.json``) 
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +25,16 @@ __all__ = ["split_payload", "write_mlflow_files"]
 
 def split_payload(frame: pd.DataFrame) -> dict[str, Any]:
     """A frame as MLflow's ``dataframe_split`` (columns + rows), JSON-safe."""
-    rows = json.loads(frame.to_json(orient="split", index=False, date_format="iso"))
-    return {"columns": list(map(str, frame.columns)), "data": rows["data"]}
+    rows = json.loads(frame.to_json(orient="split", index=False, date_format="iso"))["data"]
+    # pandas writes floats with 10 significant digits: the golden inputs must be the very
+    # values the golden outputs were computed from, so finite floats keep their full repr
+    for j, dtype in enumerate(frame.dtypes):
+        if getattr(dtype, "kind", None) == "f":
+            values = frame.iloc[:, j].to_numpy()
+            for i, value in enumerate(values.tolist()):
+                if isinstance(value, float) and math.isfinite(value):
+                    rows[i][j] = value
+    return {"columns": list(map(str, frame.columns)), "data": rows}
 
 
 def _input_example(root: Path, contract: DataContract, sample: pd.DataFrame) -> dict[str, Any]:

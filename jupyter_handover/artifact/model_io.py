@@ -199,7 +199,9 @@ def _lambda_cell(code: Any, cells: list[Any]) -> int | None:
     return found
 
 
-def check_notebook_code(model: Any, export: ExportResult, notebook: Any) -> bool:
+def check_notebook_code(
+    model: Any, export: ExportResult, notebook: Any, tag: str = "handover"
+) -> bool:
     """Raise :class:`ModelNotPicklableError` for notebook code of ``model`` outside tagged
     cells (``details``: ``cell_to_tag``, ``execution_count``, ``name``). Return whether a
     lambda (or a nested function) of a tagged cell needs pickling by value."""
@@ -215,29 +217,80 @@ def check_notebook_code(model: Any, export: ExportResult, notebook: Any) -> bool
         if anonymous and index is not None and index in tagged:
             by_value = True
             continue
-        raise _untagged(qualname, index, cells)
+        raise _untagged(qualname, index, notebook, tag, export.warnings)
     return by_value
 
 
-def _untagged(qualname: str, index: int | None, cells: list[Any]) -> ModelNotPicklableError:
+def _untagged(
+    qualname: str, index: int | None, notebook: Any, tag: str, before: list[str]
+) -> ModelNotPicklableError:
+    cells = list(notebook.get("cells", []))
     what = "a lambda" if "<lambda>" in qualname else qualname
     if index is None:
         return ModelNotPicklableError(
             f"the model uses {what}, defined in the notebook outside any tagged cell, which "
-            "cannot be loaded anywhere else: tag the cell that defines it with 'handover' "
+            f"cannot be loaded anywhere else: tag the cell that defines it with '{tag}' "
             "(or move it into a module of your project)"
         ).with_details(cell_to_tag=None, execution_count=None, name=qualname)
     count = cells[index].get("execution_count")
-    first = next((ln.strip() for ln in _cell_source(cells[index]).splitlines() if ln.strip()), "")
+    source = _cell_source(cells[index])
+    first = next((ln.strip() for ln in source.splitlines() if ln.strip()), "")
     label = f"cell #{index + 1}" + (f" [In {count}]" if count else "")
+    where = f'defined in the untagged {label} "{first[:60]}", which cannot be loaded anywhere else'
+    if not _tagging_works(notebook, index, tag, before):
+        # tagging it would ship its training code too (and fail on the names that reads)
+        how = (
+            "write it as a named function in a cell of its own, tag that cell with "
+            f"'{tag}' and use it in place of the lambda"
+            if "<lambda>" in qualname
+            else f"move the definition of {what} out of {label} into a cell of its own and "
+            f"tag that cell with '{tag}'"
+        )
+        return ModelNotPicklableError(
+            f"the model uses {what}, {where}, and that cell also runs other code (training, "
+            f"plotting) that must not ship: {how} (or move {what} into a module of your project)"
+        ).with_details(cell_to_tag=None, execution_count=count, name=qualname, cell=index)
     return ModelNotPicklableError(
-        f'the model uses {what}, defined in the untagged {label} "{first[:60]}", which '
-        f"cannot be loaded anywhere else: tag the cell #{index + 1} with 'handover' (or move "
+        f"the model uses {what}, {where}: tag the cell #{index + 1} with '{tag}' (or move "
         f"{what} into a module of your project)"
     ).with_details(cell_to_tag=index, execution_count=count, name=qualname)
 
 
+def _tagging_works(notebook: Any, index: int, tag: str, before: list[str]) -> bool:
+    """Would tagging cell ``index`` export cleanly? A cell that also trains or plots reads
+    names of untagged cells (the data, other models): tagging it alone would not do."""
+    import copy
+    import re
+
+    from jupyter_handover.export.cells import export_inference_code
+
+    trial = copy.deepcopy(notebook)
+    cell = trial["cells"][index]
+    tags = list(cell.setdefault("metadata", {}).get("tags") or [])
+    cell["metadata"]["tags"] = [*tags, tag]
+    result = export_inference_code(trial, tag=tag)
+    if [p for p in result.problems if p.kind != "no-tagged-cells"]:
+        return False
+    # work at import time (training, reading data, plotting) would run in every server
+    work = re.compile(r"\((trains|reads a file|plots|calls the network)\) at import time")
+    return not any(work.search(w) and w not in before for w in result.warnings)
+
+
 # -- the frame the contract describes --------------------------------------------------
+
+
+def _formula_dict(data: dict[Any, Any], model: Any, target: str | None) -> tuple[Any, str | None]:
+    """A dict of arrays given to a statsmodels formula: the variables it reads and the
+    target (given, else the formula's response), nothing else; other dicts as they are."""
+    from jupyter_handover.kinds import formula_variables, response_name
+
+    wanted = formula_variables(model)
+    by_name = {str(k): k for k in data}
+    target = target if target is not None else response_name(model)
+    if not wanted or not set(wanted) <= set(by_name):
+        return data, target
+    keep = wanted + ([target] if target in by_name and target not in wanted else [])
+    return {by_name[k]: data[by_name[k]] for k in keep}, target if target in by_name else None
 
 
 def contract_frame(
@@ -254,6 +307,8 @@ def contract_frame(
 
     from jupyter_handover.kinds import feature_names, formula_variables, response_name
 
+    if isinstance(train_df, dict):
+        return _formula_dict(train_df, model, target)
     if not isinstance(train_df, pd.DataFrame):
         return train_df, target
     if not all(isinstance(c, str) for c in train_df.columns):  # the contract names are text

@@ -42,7 +42,14 @@ from jupyter_handover.runtime.drift import to_numbers
 
 _Described = tuple[ColumnSpec, str | None]
 
-__all__ = ["ColumnSpec", "DataContract", "Violation", "contract_dtype", "infer_contract"]
+__all__ = [
+    "ColumnSpec",
+    "DataContract",
+    "Violation",
+    "contract_dtype",
+    "infer_contract",
+    "with_prediction_shape",
+]
 
 _PARALLEL_CELLS = 1_000_000  # in smaller frames a thread costs more than it saves
 
@@ -351,3 +358,26 @@ def _describe_output(
         "min": float(numbers.min()) if numbers.size else None,
         "max": float(numbers.max()) if numbers.size else None,
     }
+
+
+def with_prediction_shape(contract: DataContract, outputs: list[Any]) -> DataContract:
+    """The contract of a model that predicts several values per row (multilabel,
+    multi-output regression), seen in its golden ``outputs``: the output gets the row width
+    (``"shape": [-1, k]``) and the dtype of the values, as ``infer_signature(X,
+    model.predict(X))`` records them. Anything else (one value per row, records, a width
+    of 1) leaves the contract as it is."""
+    import dataclasses
+
+    rows = [r for r in outputs if r is not None]
+    if not rows or not all(
+        isinstance(r, list) and all(not isinstance(v, (list, dict)) for v in r) for r in rows
+    ):
+        return contract
+    widths = {len(r) for r in rows}
+    if len(widths) != 1 or widths == {0} or widths == {1}:
+        return contract
+    values = pd.Series(np.asarray(rows).ravel())
+    output = dict(contract.output or {"kind": "regression"})
+    output["kind"] = "multilabel" if output.get("kind") == "classification" else "multioutput"
+    output.update(dtype=contract_dtype(values.dtype, values), shape=[-1, widths.pop()])
+    return dataclasses.replace(contract, output=output)

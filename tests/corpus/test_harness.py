@@ -34,7 +34,7 @@ def test_a_packageable_notebook_passes_both_modes(tmp_path: Path) -> None:
 
 def test_an_expected_error_must_be_the_stop(tmp_path: Path) -> None:
     entry = {**ENTRY, "train_var": "y_train", "target_col": None, "support_files": []}
-    entry["expect_error"] = "DataFrame"
+    entry["expect_error"] = "does not match the model"
     result = run_notebook(entry, _corpus(tmp_path), tmp_path / "work")
     assert not result.explicit.packaged and result.explicit.ok, result.explicit
     entry["expect_error"] = "some other text"

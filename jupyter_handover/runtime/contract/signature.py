@@ -71,6 +71,8 @@ def _tensor_output(contract: Any) -> Any:
     output = contract.output
     if output is None:
         return None
+    if output.get("shape"):
+        return _shaped_output(output)
     if output.get("kind") == "classification" and output.get("classes"):
         dtype = clean_tensor_type(np.asarray(output["classes"]).dtype)
     elif str(output.get("dtype")) in ("float32", "float16"):  # a DMatrix's labels: xgboost's
@@ -78,6 +80,18 @@ def _tensor_output(contract: Any) -> Any:
     else:
         dtype = np.dtype("float64")
     return Schema([TensorSpec(dtype, (-1,))])
+
+
+def _shaped_output(output: Any) -> Any:
+    """A ``(-1, k)`` tensor of the predicted values' dtype (multilabel, multi-output)."""
+    from mlflow.types.schema import Schema, TensorSpec
+    from mlflow.types.utils import clean_tensor_type
+
+    try:
+        dtype = np.dtype(str(output.get("dtype")))
+    except TypeError:  # text labels
+        dtype = np.dtype(str)
+    return Schema([TensorSpec(clean_tensor_type(dtype), tuple(output["shape"]))])
 
 
 def _column_inputs(contract: Any) -> Any:
@@ -100,6 +114,8 @@ def _column_output(contract: Any) -> Any:
 
     if contract.output is None:
         return None
+    if contract.output.get("shape"):  # several values per row: a tensor, as infer_signature
+        return _shaped_output(contract.output)
     dtype = contract.output.get("dtype")
     if contract.output.get("kind") == "regression" or dtype is None:
         out_type: Any = "double"
