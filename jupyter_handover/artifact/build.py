@@ -11,7 +11,6 @@ import datetime as _dt
 import hashlib
 import platform
 import shutil
-import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,6 +46,7 @@ from jupyter_handover.artifact.model_io import (
     save_model,
 )
 from jupyter_handover.artifact.staging import drop_owner, make_staging
+from jupyter_handover.artifact.steps import StepTimer as _Timer
 from jupyter_handover.contract.infer import DataContract, infer_contract, with_prediction_shape
 from jupyter_handover.contract.inputs import training_frame
 from jupyter_handover.environment.capture import (
@@ -118,18 +118,6 @@ def _export(nb: Any, tag: str, nb_path: Path | None) -> ExportResult:
     return export
 
 
-class _Timer:
-    def __init__(self, progress: Callable[[str], None] | None) -> None:
-        self.say = progress or (lambda _step: None)
-        self.seconds: dict[str, float] = {}
-        self.t0 = time.perf_counter()
-
-    def lap(self, step: str) -> None:
-        now = time.perf_counter()
-        self.seconds[step] = round(now - self.t0, 3)
-        self.t0 = now
-
-
 def build_artifact(
     model: Any,
     train_df: Any,
@@ -185,12 +173,8 @@ def build_artifact_report(
     progress: Callable[[str], None] | None = None,
     extra_requirements: dict[str, str] | None = None,
 ) -> BuildReport:
-    """Like :func:`build_artifact`, returning a :class:`BuildReport`.
-
-    ``notebook_predict`` computes the golden outputs the notebook's way (the kernel's own
-    hooks); without it they come from the exported code. A search object is packaged as its
-    ``best_estimator_`` (see :func:`~jupyter_handover.artifact.model_io.packaged_model`).
-    """
+    """Like :func:`build_artifact`, returning a :class:`BuildReport`. ``notebook_predict``
+    gives the golden outputs the kernel's way; a search packages its ``best_estimator_``."""
     timer = _Timer(progress)
     b = _prepare(model, train_df, notebook_path, target, name, tag, timer)
     out_dir = Path(out_dir).resolve()
@@ -199,24 +183,18 @@ def build_artifact_report(
     try:
         b.hdir = staging / HANDOVER_DIR
         b.hdir.mkdir()
-        timer.say("model")
-        _model_step(b)
-        timer.lap("model")
-        timer.say("environment")
-        requirements, env, env_dict, env_names = _environment_step(b, extra_requirements)
-        timer.lap("environment")
-        timer.say("lock")
-        lock_text, lock_hashes, lock_message = _lock_step(b, requirements, env, env_dict, lock)
-        timer.lap("lock")
+        timer.step("model", _model_step, b)
+        requirements, env, env_dict, env_names = timer.step(
+            "environment", _environment_step, b, extra_requirements
+        )
+        lock_text, lock_hashes, lock_message = timer.step(
+            "lock", _lock_step, b, requirements, env, env_dict, lock
+        )
         sample = _examples_step(b, examples, notebook_predict, timer)
         meta = _metadata(b, metrics, params, lock_hashes, lock_text)
-        _write_json(b.hdir / "handover.json", meta)
-        (b.hdir / "HANDOVER.md").write_text(
-            render_handover_md(meta, b.contract, requirements, env_names, lock_message)
+        _write_documents(
+            b, staging, meta, sample, requirements, env.python, env_names, lock_message
         )
-        (b.hdir / "Dockerfile").write_text(render_dockerfile(platform.python_version()))
-        write_mlflow_files(staging, b.contract, sample, requirements, env.python)
-        _write_manifest(staging)
         timer.lap("artifact")
         _swap_into_place(staging, final)
         drop_owner(final)
@@ -236,6 +214,26 @@ def build_artifact_report(
         inference_summary(b.model, b.export, tag),
         b.model_file,
     )
+
+
+def _write_documents(
+    b: _Build,
+    staging: Path,
+    meta: dict[str, Any],
+    sample: pd.DataFrame,
+    requirements: dict[str, str],
+    python: str,
+    env_names: list[str],
+    lock_message: str,
+) -> None:
+    """handover.json, HANDOVER.md, the Dockerfile, MLflow's files and the manifest."""
+    _write_json(b.hdir / "handover.json", meta)
+    (b.hdir / "HANDOVER.md").write_text(
+        render_handover_md(meta, b.contract, requirements, env_names, lock_message)
+    )
+    (b.hdir / "Dockerfile").write_text(render_dockerfile(platform.python_version()))
+    write_mlflow_files(staging, b.contract, sample, requirements, python)
+    _write_manifest(staging)
 
 
 def _prepare(
