@@ -99,6 +99,25 @@ async def test_a_file_backed_tracking_uri_outside_the_root_is_refused(
     assert not Path(f"/tmp/elsewhere-{os.getpid()}.db").exists()
 
 
+async def test_the_servers_own_tracking_uri_is_not_confined(
+    jp_fetch: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The store the server was started with (what the panel shows and sends back) is the
+    admin's choice even outside the root: the request gets past confinement to the model
+    check (404: no such model in that store)."""
+    uri = f"sqlite:///{tmp_path / 'server-store.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    code, body = await _answer(
+        jp_fetch,
+        "jupyter-handover",
+        "verify",
+        method="POST",
+        body=json.dumps({"model_ref": "models:/nothing-here/1", "tracking_uri": uri}),
+    )
+    assert code == 404, body
+    assert "outside the server's root" not in body["message"]
+
+
 def test_confined_tracking_uris_inside_the_root(tmp_path: Path) -> None:
     from jupyter_handover.interfaces.server.paths import confine_tracking_uri
 

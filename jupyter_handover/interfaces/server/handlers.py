@@ -146,7 +146,9 @@ class VerifyHandler(_JobsHandler):
         cwd = Path(self.root_dir).resolve()
         if body.get("path"):
             cwd = resolve_notebook(self.root_dir, str(body["path"])).parent
-        if tracking_uri:
+        # the store the server itself was started with is the admin's choice, wherever it
+        # lies; any other file-backed store a request names stays inside the root
+        if tracking_uri and tracking_uri != os.environ.get("MLFLOW_TRACKING_URI"):
             tracking_uri = confine_tracking_uri(self.root_dir, tracking_uri, cwd)
         if ref.startswith(MLFLOW_URI_PREFIXES):
             await self._check_model(ref, tracking_uri, cwd)
