@@ -18,6 +18,10 @@ __all__ = [
     "NOTEBOOK_PATH",
     "NOTEBOOK_SHA256",
     "RESOURCES",
+    "SHADOW_AGAINST",
+    "SHADOW_ARTIFACT",
+    "SHADOW_AT",
+    "SHADOW_STATUS",
     "VERIFIED",
     "VERIFIED_AT",
     "VERIFY_ARTIFACT",
@@ -38,6 +42,15 @@ ENV_DIGEST = "handover.env_digest"
 RESOURCES = "handover.resources"
 #: The run artifact holding the latest verify report.
 VERIFY_ARTIFACT = "handover_verify.json"
+#: ``passed`` or ``failed``: the latest shadow of this version (set by ``shadow``, on the
+#: candidate's run and model version).
+SHADOW_STATUS = "handover.shadow.status"
+#: The exact model the candidate was compared with, ``models:/NAME/VERSION`` (an alias is
+#: resolved first), so ``promote --require-shadow`` can check it is the alias's holder.
+SHADOW_AGAINST = "handover.shadow.against"
+SHADOW_AT = "handover.shadow.at"
+#: The run artifact holding the latest shadow report (JSON).
+SHADOW_ARTIFACT = "handover_shadow.json"
 
 
 def package_tags(
