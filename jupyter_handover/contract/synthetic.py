@@ -122,7 +122,9 @@ def _column(spec: ColumnSpec, n: int, rng: np.random.Generator, shift: float | N
     if kind == TIMEDELTA:
         deltas = pd.to_timedelta(numbers, unit="s")
         return deltas.where(~nulls, pd.NaT)
-    return np.where(nulls, None, numbers.astype(object))
+    objects = numbers.astype(object)
+    objects[nulls] = None
+    return objects
 
 
 def _null_mask(spec: ColumnSpec, n: int, rng: np.random.Generator) -> np.ndarray:
@@ -143,8 +145,8 @@ def _categorical(
         share = min(max(float(shift), 0.0), 1.0)
         weights = weights / weights.sum() * (1 - share)
         weights[rare] += share
-    weights = weights / weights.sum() if weights.sum() > 0 else None
-    picks = rng.choice(len(values), size=n, p=weights)
+    total = weights.sum()
+    picks = rng.choice(len(values), size=n, p=weights / total if total > 0 else None)
     out = np.empty(n, dtype=object)
     out[:] = [values[i] for i in picks]
     return out
@@ -162,7 +164,7 @@ def _numbers(spec: ColumnSpec, n: int, rng: np.random.Generator) -> np.ndarray:
     if len(deciles) and np.isfinite(deciles).all():
         low, high = _bounds(spec, deciles)
         knots = np.concatenate([[low], deciles, [high]])
-        return np.interp(rng.random(n), np.linspace(0, 1, len(knots)), knots)
+        return np.asarray(np.interp(rng.random(n), np.linspace(0, 1, len(knots)), knots))
     low, high = _bounds(spec, np.zeros(1))
     return rng.uniform(low, high, size=n)
 
