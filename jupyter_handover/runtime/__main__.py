@@ -51,6 +51,12 @@ def _serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
+    if args.capture and args.capture_exclude:  # refused here too, not by each worker
+        contract = json.loads((Path(args.artifact) / "contract.json").read_text())
+        names = {str(c.get("name")) for c in contract.get("columns", [])}
+        if names and names <= set(args.capture_exclude):
+            print("error: --capture-exclude names every column: exclude fewer", file=sys.stderr)
+            return 2
 
     config = ServerConfig(
         body_limit=args.body_limit,

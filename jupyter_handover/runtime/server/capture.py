@@ -79,11 +79,12 @@ class TrafficCapture:
         self.rate = min(1.0, max(0.0, rate))
         self.max_bytes = max(1, int(max_mb * _MIB))
         self.file_bytes = min(_MAX_FILE, max(self.max_bytes // 10, _MIN_FILE))
-        excluded = set(exclude)
+        self.excluded = excluded = frozenset(exclude)
         self.columns = [n for n in names if n not in excluded]
         if names and not self.columns:
             raise ValueError(
-                "--capture-exclude names every column of the contract: nothing to capture"
+                "--capture-exclude names every column of the contract, so nothing would be "
+                "captured: exclude fewer columns, or serve without --capture"
             )
         self.to_frame = to_frame
         self.records = self.dropped = self.bytes = 0
@@ -179,7 +180,7 @@ class TrafficCapture:
             "columns": columns,
             "data": data,
             "outputs": body["predictions"] if ok else None,
-            "error": None if ok else error_summary(body),
+            "error": None if ok else error_summary(body, self.excluded),
         }
         try:
             text = json.dumps(record, allow_nan=False, default=_plain)
@@ -233,14 +234,20 @@ class TrafficCapture:
         self._size = 0
 
 
-def error_summary(body: Any) -> str:
-    """A short reason from an error answer: its message and the first violations."""
+def error_summary(body: Any, excluded: frozenset[str] = frozenset()) -> str:
+    """A short reason from an error answer: its message and the first violations (those of
+    an ``excluded`` column without their text, which may quote the value)."""
     if not isinstance(body, dict):
         return "no answer"
     text = str(body.get("error") or "failed")
     violations = body.get("violations")
     if isinstance(violations, list) and violations:
-        parts = [f"{v.get('column') or '-'}: {v.get('problem')}" for v in violations[:3]]
+        parts = [
+            f"{v.get('column')}: (excluded)"
+            if v.get("column") in excluded
+            else f"{v.get('column') or '-'}: {v.get('problem')}"
+            for v in violations[:3]
+        ]
         more = f" (+{len(violations) - 3} more)" if len(violations) > 3 else ""
         text += " [" + "; ".join(parts) + more + "]"
     return text if len(text) <= _ERROR_CHARS else text[: _ERROR_CHARS - 3] + "..."
