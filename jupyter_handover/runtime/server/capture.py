@@ -333,6 +333,8 @@ def _record(line: bytes) -> dict[str, Any] | None:
         return None
     if not isinstance(record, dict) or any(k not in record for k in _KEYS):
         return None
+    if type(record["status"]) is not int:
+        return None
     columns, data, outputs = record["columns"], record["data"], record.get("outputs")
     if not isinstance(columns, list) or not isinstance(data, list):
         return None
@@ -349,7 +351,7 @@ def read_capture(paths: Sequence[str | Path], include_rejected: bool = False) ->
     Only records answered 200 give rows, unless ``include_rejected``. A line that is not a
     whole record (truncated by a killed server, or garbled) is counted in ``skipped``.
     """
-    frames: list[pd.DataFrame] = []
+    groups: list[tuple[list[str], list[list[Any]]]] = []  # runs of records with one header
     outputs: list[Any] = []
     any_outputs = False
     result = CapturedTraffic(pd.DataFrame(), None)
@@ -361,17 +363,19 @@ def read_capture(paths: Sequence[str | Path], include_rejected: bool = False) ->
             if record is None:
                 result.skipped += 1
                 continue
-            status = int(record["status"])
+            status = record["status"]
             result.records += 1
             result.statuses[status] = result.statuses.get(status, 0) + 1
-            if status != 200 and not include_rejected:
-                continue
             rows = record["data"]
-            frames.append(pd.DataFrame(rows, columns=record["columns"]))
+            if (status != 200 and not include_rejected) or not rows:
+                continue
+            if not groups or groups[-1][0] != record["columns"]:
+                groups.append((record["columns"], []))
+            groups[-1][1].extend(rows)
             served = record.get("outputs")
             any_outputs = any_outputs or served is not None
             outputs += served if served is not None else [None] * len(rows)
-    frames = [f for f in frames if len(f.columns)]
+    frames = [pd.DataFrame(rows, columns=columns) for columns, rows in groups]
     if frames:
         result.inputs = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
     result.outputs = outputs if any_outputs else None
