@@ -14,10 +14,9 @@ only, the ``--capture-exclude`` ones removed. ``outputs`` are the predictions (n
 request was not answered 200; ``error`` then says why). Files are
 ``capture-<UTC time>-<pid>-<seq>.jsonl``: each server process writes its own.
 
-The request path only takes references: a sampled request puts one tuple on a bounded
-queue (``put_nowait``; a full queue drops the record and counts it) and one writer thread
-encodes and writes. Files rotate at a tenth of the size cap (64 MiB at most), and the
-oldest files of the folder are deleted before a new one would take the total over the cap.
+The request path only takes references and puts one tuple on a bounded queue (full: the
+record is dropped and counted); one writer thread encodes, writes, rotates files and keeps
+the folder under its size cap (oldest files deleted first). See docs/decisions.md.
 """
 
 from __future__ import annotations
@@ -30,7 +29,7 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -48,10 +47,8 @@ _MAX_FILE = 64 * _MIB
 _MIN_FILE = 1024
 _ERROR_CHARS = 300
 _STOP = object()
-#: pandas 3 (or copy-on-write turned on): a shallow copy is a snapshot
-_COW = int(pd.__version__.split(".")[0]) >= 3 or bool(
-    getattr(getattr(pd.options, "mode", None), "copy_on_write", False) is True
-)
+#: pandas 3 copies on write: a shallow copy is a snapshot (before it, a deep copy is)
+_COW = int(pd.__version__.split(".")[0]) >= 3
 
 
 def keep(state: dict[str, Any], rows: Any) -> None:
@@ -87,7 +84,8 @@ class TrafficCapture:
                 "captured: exclude fewer columns, or serve without --capture"
             )
         self.to_frame = to_frame
-        self.records = self.dropped = self.bytes = 0
+        self.records = self.bytes = 0  # counted by the writer thread
+        self.full = self.failed = 0  # dropped: queue full (event loop), not written (writer)
         self._queue: queue.Queue[Any] = queue.Queue(max(1, queue_size))
         self._file: Any = None
         self._size = 0
@@ -109,7 +107,7 @@ class TrafficCapture:
         try:
             self._queue.put_nowait((time.time(), rid, status, latency_ms, rows, body))
         except queue.Full:
-            self.dropped += 1
+            self.full += 1
             return False
         return True
 
@@ -123,6 +121,12 @@ class TrafficCapture:
         except queue.Full:  # the writer is stuck: leave it, the thread is a daemon
             return
         self._thread.join(timeout)
+
+    @property
+    def dropped(self) -> int:
+        """Sampled requests not written: the queue was full, or the record failed or was
+        larger than a file (each counter has one writer thread, so none is lost)."""
+        return self.full + self.failed
 
     def metric_lines(self) -> list[str]:
         """Prometheus exposition lines of the capture's counters."""
@@ -158,11 +162,11 @@ class TrafficCapture:
         try:
             line = self._encode(item)
             if len(line) > self.file_bytes:
-                self.dropped += 1
+                self.failed += 1
                 return
             self._write(line)
         except Exception:
-            self.dropped += 1
+            self.failed += 1
             log.warning("a captured request was not written", exc_info=True)
             return
         self.records += 1
@@ -320,11 +324,6 @@ def capture_files(paths: Sequence[str | Path]) -> list[Path]:
     return found
 
 
-def _lines(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as handle:
-        yield from handle
-
-
 def _record(line: bytes) -> dict[str, Any] | None:
     """The record of one line, or None when it is not a whole one."""
     try:
@@ -356,7 +355,7 @@ def read_capture(paths: Sequence[str | Path], include_rejected: bool = False) ->
     any_outputs = False
     result = CapturedTraffic(pd.DataFrame(), None)
     for path in capture_files(paths):
-        for line in _lines(path):
+        for line in path.read_bytes().splitlines():
             if not line.strip():
                 continue
             record = _record(line)
