@@ -51,6 +51,12 @@ def _serve(args: argparse.Namespace) -> int:
                 file=sys.stderr,
             )
             return 2
+    if args.capture and args.capture_exclude:  # refused here too, not by each worker
+        contract = json.loads((Path(args.artifact) / "contract.json").read_text())
+        names = {str(c.get("name")) for c in contract.get("columns", [])}
+        if names and names <= set(args.capture_exclude):
+            print("error: --capture-exclude names every column: exclude fewer", file=sys.stderr)
+            return 2
 
     config = ServerConfig(
         body_limit=args.body_limit,
@@ -60,9 +66,59 @@ def _serve(args: argparse.Namespace) -> int:
         max_columns=args.max_columns,
         verify_manifest=args.verify_manifest,
         drain_seconds=args.drain_seconds,
+        capture_dir=str(Path(args.capture).resolve()) if args.capture else "",
+        capture_rate=args.capture_rate,
+        capture_max_mb=args.capture_max_mb,
+        capture_exclude=tuple(args.capture_exclude),
     )
     run(args.artifact, args.host, args.port, args.workers, config, args.log_level)
     return 0
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not a rate between 0 and 1")
+    return value
+
+
+def _megabytes(text: str) -> float:
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} MiB: the capture cap must be above 0")
+    return value
+
+
+def _capture_arguments(s: argparse.ArgumentParser) -> None:
+    """The ``--capture*`` options of ``serve`` (traffic capture, off by default)."""
+    s.add_argument(
+        "--capture",
+        metavar="DIR",
+        default="",
+        help="write sampled requests (rows, predictions, status, latency) to JSON lines files "
+        "in DIR, for `jupyter handover shadow` (default: off)",
+    )
+    s.add_argument(
+        "--capture-rate",
+        type=_rate,
+        default=1.0,
+        metavar="P",
+        help="share of requests captured, 0..1 (default 1: every request)",
+    )
+    s.add_argument(
+        "--capture-max-mb",
+        type=_megabytes,
+        default=1024.0,
+        metavar="N",
+        help="MiB the capture files may take in DIR; the oldest files are deleted (1024)",
+    )
+    s.add_argument(
+        "--capture-exclude",
+        action="append",
+        default=[],
+        metavar="COL",
+        help="a column never written to the capture files (repeatable)",
+    )
 
 
 def _profile(args: argparse.Namespace) -> int:
@@ -114,6 +170,7 @@ def main(argv: list[str] | None = None) -> int:
         "warning and reported by /version)",
     )
     s.add_argument("--log-level", default="info")
+    _capture_arguments(s)
     f = sub.add_parser("profile", help="resource profile of the model (JSON)")
     f.add_argument("--seconds", type=float, default=1.0, help="time budget per measurement")
     for sp in (p, s, f):

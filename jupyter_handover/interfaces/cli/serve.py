@@ -28,8 +28,10 @@ def serve_command(
     max_batch: int | None = None,
     python: str | None = None,
     verify_manifest: bool = True,
+    capture: list[str] | None = None,
 ) -> list[str]:
-    """The command line that serves the artifact whose ``handover/`` folder is given."""
+    """The command line that serves the artifact whose ``handover/`` folder is given
+    (``capture``: the ``--capture*`` options, as :func:`capture_options` gives them)."""
     if not (handover_dir / "runtime" / "server" / "app.py").is_file():
         raise ArtifactError(
             f"{handover_dir.parent} has no runtime server (handover/runtime/server/app.py): "
@@ -43,7 +45,22 @@ def serve_command(
         cmd += ["--max-batch", str(max_batch)]
     if not verify_manifest:
         cmd.append("--no-verify-manifest")
-    return cmd
+    return cmd + list(capture or [])
+
+
+def capture_options(args: argparse.Namespace) -> list[str]:
+    """The runtime's ``--capture*`` options from the CLI's (DIR made absolute: the server
+    runs in the artifact's folder); none when ``--capture`` is not given."""
+    if not args.capture:
+        return []
+    out = ["--capture", str(Path(args.capture).resolve())]
+    if args.capture_rate is not None:
+        out += ["--capture-rate", str(args.capture_rate)]
+    if args.capture_max_mb is not None:
+        out += ["--capture-max-mb", str(args.capture_max_mb)]
+    for column in args.capture_exclude:
+        out += ["--capture-exclude", column]
+    return out
 
 
 def _model_version(ref: str) -> str | None:
@@ -65,6 +82,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         args.batch_window_ms,
         args.max_batch,
         verify_manifest=args.verify_manifest,
+        capture=capture_options(args),
     )
     env = dict(os.environ)
     version = _model_version(str(args.model))
@@ -113,4 +131,36 @@ def add_parsers(sub: Any) -> None:
         help="serve even when a file differs from the artifact's manifest (loudly: a warning "
         "at start and a field in /version)",
     )
+    _capture_parsers(p)
     p.set_defaults(func=cmd_serve)
+
+
+def _capture_parsers(p: Any) -> None:
+    p.add_argument(
+        "--capture",
+        metavar="DIR",
+        default=None,
+        help="write sampled requests (rows, predictions, status, latency) to JSON lines files "
+        "in DIR, the input of `jupyter handover shadow` (default: off)",
+    )
+    p.add_argument(
+        "--capture-rate",
+        type=float,
+        default=None,
+        metavar="P",
+        help="share of requests captured, 0..1 (default 1: every request)",
+    )
+    p.add_argument(
+        "--capture-max-mb",
+        type=float,
+        default=None,
+        metavar="N",
+        help="MiB the capture files may take in DIR, oldest files deleted first (1024)",
+    )
+    p.add_argument(
+        "--capture-exclude",
+        action="append",
+        default=[],
+        metavar="COL",
+        help="a column never written to the capture files (repeatable)",
+    )

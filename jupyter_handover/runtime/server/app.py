@@ -20,6 +20,7 @@ import contextlib
 import json
 import logging
 import os
+import time
 import weakref
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -55,6 +56,21 @@ def _json(data: Any, status: int = 200) -> Response:
 
 
 async def _invocations(service: Service, scope: Scope, receive: Receive) -> tuple[int, Any]:
+    """(status, JSON body) of ``POST /invocations``; a sampled request is also captured
+    (only references are queued here: see :mod:`.capture`)."""
+    capture = service.capture
+    if capture is None or not capture.sample():
+        return await _answer(service, scope, receive)
+    state = scope.setdefault("state", {})
+    state["capture"] = None  # sampled: Service.predict keeps the rows it parsed here
+    start = time.perf_counter()
+    status, data = await _answer(service, scope, receive)
+    ms = (time.perf_counter() - start) * 1000
+    capture.offer(request_id(scope), status, ms, state.pop("capture", None), data)
+    return status, data
+
+
+async def _answer(service: Service, scope: Scope, receive: Receive) -> tuple[int, Any]:
     """(status, JSON body) of ``POST /invocations``: every failure is answered here."""
     try:
         return 200, await service.predict(scope, receive)
@@ -164,6 +180,8 @@ def create_app(handover_dir: str | Path, config: ServerConfig | None = None) -> 
         _SERVICES.discard(service)
         if service.batcher is not None:
             await service.batcher.stop()
+        if service.capture is not None:  # after the drain: every answer was queued
+            await asyncio.to_thread(service.capture.close)
 
     app = Starlette(
         routes=_Routes(service).table(),

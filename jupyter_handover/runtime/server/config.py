@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -18,6 +19,9 @@ class ServerConfig:
     contract's)). ``verify_manifest``: refuse to start when a file differs from the
     artifact's manifest (false: serve anyway, loudly). ``drain_seconds``: after SIGTERM,
     how long ``/ready`` answers 503 while every other route still serves.
+    ``capture_dir``: write sampled requests there (empty: no capture; see :mod:`.capture`),
+    ``capture_rate`` of them (0..1), at most ``capture_max_mb`` MiB of files in the folder,
+    never the ``capture_exclude`` columns.
     """
 
     body_limit: int = 10 * 1024 * 1024
@@ -27,10 +31,17 @@ class ServerConfig:
     max_columns: int = 0
     verify_manifest: bool = True
     drain_seconds: float = 5.0
+    capture_dir: str = ""
+    capture_rate: float = 1.0
+    capture_max_mb: float = 1024.0
+    capture_exclude: tuple[str, ...] = ()
 
     def to_env(self) -> dict[str, str]:
         """The fields as ``HANDOVER_*`` environment variables (for uvicorn's workers)."""
-        return {f"HANDOVER_{k.upper()}": str(v) for k, v in asdict(self).items()}
+        return {
+            f"HANDOVER_{k.upper()}": json.dumps(list(v)) if isinstance(v, tuple) else str(v)
+            for k, v in asdict(self).items()
+        }
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> ServerConfig:
@@ -41,7 +52,11 @@ class ServerConfig:
             raw = env.get(f"HANDOVER_{f.name.upper()}")
             if not raw:
                 continue
-            if f.type == "bool":
+            if f.type == "str":
+                values[f.name] = raw
+            elif f.type.startswith("tuple"):
+                values[f.name] = tuple(str(v) for v in json.loads(raw))
+            elif f.type == "bool":
                 values[f.name] = raw.strip().lower() in ("1", "true", "yes", "on")
             else:
                 values[f.name] = float(raw) if f.type == "float" else int(raw)

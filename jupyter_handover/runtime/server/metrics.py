@@ -130,6 +130,7 @@ class Metrics:
         self.batch_rows = Histogram(BATCH_BUCKETS)
         self.batch_requests = Histogram(BATCH_BUCKETS)
         self.predict_errors = 0
+        self.capture: Any = None  # a .capture.TrafficCapture when --capture is given
 
     def observe_request(self, route: str, status: int, seconds: float) -> None:
         """One answered request."""
@@ -194,4 +195,6 @@ class Metrics:
         )
         for column, value in sorted(psi.items()):
             out.append(f"handover_drift_psi{_labels([('column', column)])} {_number(value)}")
+        if self.capture is not None:
+            out.extend(self.capture.metric_lines())
         return "\n".join(out) + "\n"

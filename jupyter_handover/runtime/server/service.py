@@ -23,6 +23,8 @@ from ..contract.model import DataContract
 from ..loader import ContractViolationError, HandoverModel, to_jsonable
 from ..manifest import ManifestError, check_manifest, loaded_digest
 from .batching import Columns, MicroBatcher, PredictFn, concat_frames
+from .capture import keep as _keep
+from .capture import open_capture
 from .config import ServerConfig
 from .guard import check_width, column_limit, csv_width, payload_width
 from .metrics import DriftWindow, Metrics
@@ -86,6 +88,8 @@ class Service:
         self.supports_proba = False
         self.error: str | None = None
         self.draining = False  # set at SIGTERM: /ready answers 503
+        self.capture = open_capture(config, self.names, self.contract.frame_from_payload)
+        self.metrics.capture = self.capture
 
     async def load(self) -> None:
         """Load the model off the loop, warm it up on one golden example, then serve."""
@@ -133,6 +137,7 @@ class Service:
         try:
             body = await read_body(receive, self.config.body_limit, declared)
             data, proba = self._parse(body, kind, proba)
+            _keep(scope["state"], data)  # a sampled request's rows (see .capture)
             if proba and not self.supports_proba:
                 raise _Problem(400, "this model does not return probabilities (no predict_proba)")
             if len(body) > _INLINE_BYTES:
@@ -140,6 +145,7 @@ class Service:
             else:
                 part, rows, warnings = self._check(model, data, True)
             scope["state"]["rows"] = rows
+            _keep(scope["state"], part)
         except ContractViolationError as exc:
             self.metrics.observe_violations(exc.violations)
             raise _Problem(
