@@ -215,7 +215,10 @@ def run(
         "server_header": False,
     }
     if workers > 1:  # uvicorn's supervisor makes its own servers: no drain sequence
-        uvicorn.run(f"{__name__}:app_from_env", **options)
+        from .multiproc import shared_directory
+
+        with shared_directory():  # one scrape sees every worker (see .multiproc)
+            uvicorn.run(f"{__name__}:app_from_env", **options)
         return
     server = DrainingServer(
         uvicorn.Config(f"{__name__}:app_from_env", **options), config.drain_seconds, _drain_all
