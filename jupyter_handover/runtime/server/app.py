@@ -171,6 +171,7 @@ def create_app(handover_dir: str | Path, config: ServerConfig | None = None) -> 
         lifespan=lifespan,
     )
     observed = Observe(_Predictions(service, app), service.metrics)
+    service.traced = observed.tracer is not None
     observed.service = service  # type: ignore[attr-defined]
     return observed
 
