@@ -17,11 +17,12 @@ from typing import Any
 
 import httpx
 import pytest
+from deploy_checks import exposed_names, metric_names, parse, queries
 from handover_fixtures import TAGGED_CODE, TRAIN_CODE, free_port, write_notebook
 from starlette.testclient import TestClient
 
 from jupyter_handover.artifact.build import build_artifact
-from jupyter_handover.runtime.server import multiproc, procstats
+from jupyter_handover.runtime.server import multiproc, procstats, tracing
 from jupyter_handover.runtime.server.app import ServerConfig, create_app
 
 PROCESS_METRICS = (
@@ -76,7 +77,7 @@ def test_process_metrics_have_prometheus_names_and_sane_values(artifact: Path, b
         client.post("/invocations", content=body, headers={"Content-Type": "application/json"})
         text = client.get("/metrics").text
     values = {name: samples(text, name)[""] for name in PROCESS_METRICS}
-    assert f"# TYPE process_cpu_seconds_total counter" in text
+    assert "# TYPE process_cpu_seconds_total counter" in text
     assert values["process_resident_memory_bytes"] > 10 * 2**20  # pandas is loaded
     assert values["process_virtual_memory_bytes"] >= values["process_resident_memory_bytes"]
     assert 0 < values["process_open_fds"] <= values["process_max_fds"]
@@ -210,3 +211,69 @@ def _metrics_dir(pid: int) -> Path:
     found = list(Path(tempfile.gettempdir()).glob(f"handover-metrics-*/{pid}.db"))
     assert len(found) == 1
     return found[0].parent
+
+
+def test_every_metric_the_deploy_manifests_use_is_served(
+    two_workers: tuple[str, int], body: bytes, artifact: Path
+) -> None:
+    url, _ = two_workers
+    _both_ready(url)
+    bad = json.dumps({"dataframe_split": {"columns": ["a"], "data": [[1.0]]}}).encode()
+    for r in _burst(url, "POST", "/invocations", body) + _burst(url, "POST", "/invocations", bad):
+        assert r.status_code in (200, 422)
+    with httpx.Client(base_url=url, timeout=10) as c:
+        exposed = exposed_names(c.get("/metrics").text)
+    folder = artifact / "handover" / "deploy"
+    documents = parse({p.name: p.read_text() for p in folder.iterdir()})
+    used: dict[str, set[str]] = {}
+    for where, promql in queries(documents):
+        for name in metric_names(promql):
+            used.setdefault(name, set()).add(where)
+    assert len(used) >= 10
+    missing = {name: sorted(places) for name, places in used.items() if name not in exposed}
+    assert not missing
+
+
+def test_tracing_is_off_without_an_otlp_endpoint(
+    artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OTEL_EXPORTER_OTLP_ENDPOINT", raising=False)
+    assert tracing.tracer() is None
+    requirements = (artifact / "handover" / "requirements.in").read_text().lower()
+    assert "opentelemetry" not in requirements
+
+
+def test_each_request_is_a_span_with_validation_batch_wait_and_predict(
+    artifact: Path, body: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from opentelemetry import trace
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    exporter = InMemorySpanExporter()
+    provider = trace.get_tracer_provider()
+    if not isinstance(provider, TracerProvider):  # the first test to trace sets it
+        provider = TracerProvider()
+        trace.set_tracer_provider(provider)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    monkeypatch.setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:4318")
+    app = create_app(artifact / "handover", ServerConfig())
+    headers = {"Content-Type": "application/json", "X-Request-ID": "trace-me-1"}
+    with TestClient(app) as client:
+        _wait_ready(client)
+        exporter.clear()
+        assert client.post("/invocations", content=body, headers=headers).status_code == 200
+    finished = exporter.get_finished_spans()
+    spans = [s for s in finished if s.attributes.get("handover.request_id") == "trace-me-1"]
+    (root,) = [s for s in spans if s.parent is None]
+    assert root.name == "POST /invocations"
+    assert root.attributes["http.response.status_code"] == 200
+    assert root.attributes["handover.rows"] == 2
+    children = {s.name: s for s in spans if s.parent is not None}
+    assert set(children) == {"validation", "batch wait", "predict"}
+    for child in children.values():
+        assert child.parent.span_id == root.context.span_id
+        assert root.start_time <= child.start_time <= child.end_time <= root.end_time
+    assert children["validation"].end_time <= children["batch wait"].start_time
+    assert children["batch wait"].end_time <= children["predict"].start_time

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 import os
@@ -46,6 +47,8 @@ _PREDICT_PATHS = frozenset(("/invocations", "/predict"))
 _ERROR_CHARS = 2000
 #: seconds requests being answered get to finish once the server stops accepting
 _GRACE_SECONDS = 20
+#: seconds a worker of a multi-worker server may take to answer its supervisor's ping
+_WORKER_PING_SECONDS = 60
 #: the services of this process (the drain marks them)
 _SERVICES: weakref.WeakSet[Service] = weakref.WeakSet()
 
@@ -217,6 +220,11 @@ def run(
     }
     if workers > 1:  # uvicorn's supervisor makes its own servers: no drain sequence
         from .multiproc import shared_directory
+
+        if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
+            # uvicorn kills a worker that does not answer its ping in 5 s, and a worker
+            # starting on a busy machine (imports, then the model's) can take longer
+            options["timeout_worker_healthcheck"] = _WORKER_PING_SECONDS
 
         with shared_directory():  # one scrape sees every worker (see .multiproc)
             uvicorn.run(f"{__name__}:app_from_env", **options)
