@@ -11,21 +11,8 @@ import yaml
 
 #: PromQL words that are not metric names (functions are recognised by their parenthesis)
 _KEYWORDS = frozenset(
-    [
-        "by",
-        "without",
-        "on",
-        "ignoring",
-        "group_left",
-        "group_right",
-        "and",
-        "or",
-        "unless",
-        "offset",
-        "bool",
-        "inf",
-        "nan",
-    ]
+    ("by", "without", "on", "ignoring", "group_left", "group_right", "and", "or", "unless")
+    + ("offset", "bool", "inf", "nan")
 )
 _STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
 _MATCHERS = re.compile(r"\{[^{}]*\}")

@@ -175,7 +175,7 @@ def inference_service(k8s: str, image: str, sizing: dict[str, Any]) -> dict[str,
 def pod_monitors(k8s: str) -> list[dict[str, Any]]:
     """Prometheus Operator scraping of the Rollout's and the InferenceService's pods."""
     relabel = [{"targetLabel": "handover_model", "replacement": k8s, "action": "replace"}]
-    selectors = (
+    selectors: tuple[tuple[str, dict[str, str], list[str]], ...] = (
         (k8s, {"app": k8s}, ["rollouts-pod-template-hash"]),
         (f"{k8s}-kserve", {"serving.kserve.io/inferenceservice": k8s}, []),
     )
@@ -211,7 +211,7 @@ def prometheus_rule(k8s: str, sizing: dict[str, Any]) -> dict[str, Any]:
 def _yaml(*documents: dict[str, Any]) -> str:
     import yaml
 
-    return yaml.safe_dump_all(documents, sort_keys=False, width=100)
+    return str(yaml.safe_dump_all(documents, sort_keys=False, width=100))
 
 
 def deploy_files(meta: dict[str, Any]) -> dict[str, str]:

@@ -93,7 +93,23 @@ def _rule(alert: str, expr: str, for_: str, severity: str, summary: str) -> dict
 def alert_rules(model: str, memory_limit_bytes: int, p99_seconds: float) -> list[dict[str, Any]]:
     """Prometheus alerting rules of one model (the ``rules`` of one group)."""
     sel = selector(model)
-    rules = [
+    rules = _serving_rules(model, sel, p99_seconds) + _process_rules(model, sel, memory_limit_bytes)
+    for bound, band, severity, for_ in PSI_BANDS:
+        rules.append(
+            _rule(
+                f"HandoverInputDrift{band.capitalize()}",
+                f"({psi_by_column(sel)}) >= {bound}",
+                for_,
+                severity,
+                f"{model}: {band} drift in column {{{{ $labels.column }}}} "
+                f'(PSI {{{{ $value | printf "%.2f" }}}} >= {bound})',
+            )
+        )
+    return rules
+
+
+def _serving_rules(model: str, sel: str, p99_seconds: float) -> list[dict[str, Any]]:
+    return [
         _rule(
             "HandoverHighErrorRate",
             f"{error_rate(sel)} > 0.01",
@@ -130,6 +146,11 @@ def alert_rules(model: str, memory_limit_bytes: int, p99_seconds: float) -> list
             "warning",
             f"{model}: a replica has not loaded the model",
         ),
+    ]
+
+
+def _process_rules(model: str, sel: str, memory_limit_bytes: int) -> list[dict[str, Any]]:
+    return [
         _rule(
             "HandoverMemoryNearLimit",
             f"max(process_resident_memory_bytes{{{sel}}}) > {int(memory_limit_bytes * 0.9)}",
@@ -145,18 +166,6 @@ def alert_rules(model: str, memory_limit_bytes: int, p99_seconds: float) -> list
             f"{model}: a replica uses over 80% of its file descriptors",
         ),
     ]
-    for bound, band, severity, for_ in PSI_BANDS:
-        rules.append(
-            _rule(
-                f"HandoverInputDrift{band.capitalize()}",
-                f"({psi_by_column(sel)}) >= {bound}",
-                for_,
-                severity,
-                f"{model}: {band} drift in column {{{{ $labels.column }}}} "
-                f'(PSI {{{{ $value | printf "%.2f" }}}} >= {bound})',
-            )
-        )
-    return rules
 
 
 def analysis_metrics(model: str) -> list[dict[str, Any]]:
