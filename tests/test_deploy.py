@@ -164,8 +164,12 @@ def test_rules_and_monitors_are_well_formed(docs: dict) -> None:
     drift = {r["alert"]: r["expr"] for r in group["rules"] if "Drift" in r["alert"]}
     assert drift["HandoverInputDriftModerate"].endswith(">= 0.1")
     assert drift["HandoverInputDriftMajor"].endswith(">= 0.25")
-    port = one(docs, "rollout.yaml")["spec"]["template"]["spec"]["containers"][0]["ports"][0]
-    for monitor in docs["podmonitors.yaml"]:
+    ports = [
+        one(docs, "rollout.yaml")["spec"]["template"]["spec"]["containers"][0]["ports"][0],
+        one(docs, "inferenceservice.yaml")["spec"]["predictor"]["containers"][0]["ports"][0],
+    ]
+    assert ports[1]["name"] in ("http1", "h2c")  # the only names Knative accepts
+    for monitor, port in zip(docs["podmonitors.yaml"], ports, strict=True):
         (endpoint,) = monitor["spec"]["podMetricsEndpoints"]
         assert endpoint["port"] == port["name"] and endpoint["path"] == "/metrics"
         assert endpoint["relabelings"][0]["targetLabel"] == "handover_model"

@@ -20,6 +20,7 @@ from jupyter_handover.artifact.monitoring import (
 )
 
 PORT = 8080
+KSERVE_PORT = "http1"
 #: the Prometheus the analysis asks (an AnalysisTemplate arg: override it per Rollout)
 PROMETHEUS = "http://prometheus-operated.monitoring.svc:9090"
 #: canary steps: traffic share, then minutes watched by the background analysis
@@ -49,12 +50,14 @@ artifact's root, then replace `{image}` with the pushed reference.
 """
 
 
-def _container(image: str, sizing: dict[str, Any], name: str = "model") -> dict[str, Any]:
+def _container(
+    image: str, sizing: dict[str, Any], name: str = "model", port: str = "http"
+) -> dict[str, Any]:
     """The serving container: the Dockerfile's command, probes and the profile's resources."""
     return {
         "name": name,
         "image": image,
-        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "ports": [{"name": port, "containerPort": PORT, "protocol": "TCP"}],
         "resources": {
             "requests": {"cpu": sizing["cpu"], "memory": f"{sizing['memory']}Mi"},
             "limits": {"memory": f"{sizing['memory_limit']}Mi"},
@@ -166,7 +169,8 @@ def inference_service(k8s: str, image: str, sizing: dict[str, Any]) -> dict[str,
             "predictor": {
                 "minReplicas": 2,
                 "canaryTrafficPercent": 10,
-                "containers": [_container(image, sizing, "kserve-container")],
+                # Knative (KServe's serverless mode) accepts only http1 or h2c as port names
+                "containers": [_container(image, sizing, "kserve-container", KSERVE_PORT)],
             }
         },
     }
@@ -175,9 +179,9 @@ def inference_service(k8s: str, image: str, sizing: dict[str, Any]) -> dict[str,
 def pod_monitors(k8s: str) -> list[dict[str, Any]]:
     """Prometheus Operator scraping of the Rollout's and the InferenceService's pods."""
     relabel = [{"targetLabel": "handover_model", "replacement": k8s, "action": "replace"}]
-    selectors: tuple[tuple[str, dict[str, str], list[str]], ...] = (
-        (k8s, {"app": k8s}, ["rollouts-pod-template-hash"]),
-        (f"{k8s}-kserve", {"serving.kserve.io/inferenceservice": k8s}, []),
+    selectors: tuple[tuple[str, dict[str, str], list[str], str], ...] = (
+        (k8s, {"app": k8s}, ["rollouts-pod-template-hash"], "http"),
+        (f"{k8s}-kserve", {"serving.kserve.io/inferenceservice": k8s}, [], KSERVE_PORT),
     )
     return [
         {
@@ -188,11 +192,11 @@ def pod_monitors(k8s: str) -> list[dict[str, Any]]:
                 "selector": {"matchLabels": labels},
                 "podTargetLabels": targets,
                 "podMetricsEndpoints": [
-                    {"port": "http", "path": "/metrics", "interval": "15s", "relabelings": relabel}
+                    {"port": port, "path": "/metrics", "interval": "15s", "relabelings": relabel}
                 ],
             },
         }
-        for name, labels, targets in selectors
+        for name, labels, targets, port in selectors
     ]
 
 
