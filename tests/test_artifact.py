@@ -30,6 +30,11 @@ EXPECTED = {
     "handover/Dockerfile",
     "handover/manifest.json",
     "handover/runtime/loader.py",
+    "handover/deploy/rollout.yaml",
+    "handover/deploy/analysis-template.yaml",
+    "handover/deploy/inferenceservice.yaml",
+    "handover/deploy/prometheus-rules.yaml",
+    "handover/deploy/grafana-dashboard.json",
 }
 
 

@@ -20,6 +20,7 @@ import nbformat
 import pandas as pd
 
 from jupyter_handover import __version__
+from jupyter_handover.artifact.deploy import deploy_files
 from jupyter_handover.artifact.documents import render_dockerfile, render_handover_md
 from jupyter_handover.artifact.failures import hook_failure_text, hook_message
 from jupyter_handover.artifact.files import (
@@ -226,12 +227,15 @@ def _write_documents(
     env_names: list[str],
     lock_message: str,
 ) -> None:
-    """handover.json, HANDOVER.md, the Dockerfile, MLflow's files and the manifest."""
+    """handover.json, HANDOVER.md, the Dockerfile, deploy/, MLflow's files and the manifest."""
     _write_json(b.hdir / "handover.json", meta)
     (b.hdir / "HANDOVER.md").write_text(
         render_handover_md(meta, b.contract, requirements, env_names, lock_message)
     )
     (b.hdir / "Dockerfile").write_text(render_dockerfile(platform.python_version()))
+    (b.hdir / "deploy").mkdir(exist_ok=True)
+    for name, text in deploy_files(meta).items():
+        (b.hdir / "deploy" / name).write_text(text)
     write_mlflow_files(staging, b.contract, sample, requirements, python)
     _write_manifest(staging)
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 import logging
 import os
@@ -47,6 +48,8 @@ _PREDICT_PATHS = frozenset(("/invocations", "/predict"))
 _ERROR_CHARS = 2000
 #: seconds requests being answered get to finish once the server stops accepting
 _GRACE_SECONDS = 20
+#: seconds a worker of a multi-worker server may take to answer its supervisor's ping
+_WORKER_PING_SECONDS = 60
 #: the services of this process (the drain marks them)
 _SERVICES: weakref.WeakSet[Service] = weakref.WeakSet()
 
@@ -189,6 +192,7 @@ def create_app(handover_dir: str | Path, config: ServerConfig | None = None) -> 
         lifespan=lifespan,
     )
     observed = Observe(_Predictions(service, app), service.metrics)
+    service.traced = observed.tracer is not None
     observed.service = service  # type: ignore[attr-defined]
     return observed
 
@@ -233,7 +237,15 @@ def run(
         "server_header": False,
     }
     if workers > 1:  # uvicorn's supervisor makes its own servers: no drain sequence
-        uvicorn.run(f"{__name__}:app_from_env", **options)
+        from .multiproc import shared_directory
+
+        if "timeout_worker_healthcheck" in inspect.signature(uvicorn.Config).parameters:
+            # uvicorn kills a worker that does not answer its ping in 5 s, and a worker
+            # starting on a busy machine (imports, then the model's) can take longer
+            options["timeout_worker_healthcheck"] = _WORKER_PING_SECONDS
+
+        with shared_directory():  # one scrape sees every worker (see .multiproc)
+            uvicorn.run(f"{__name__}:app_from_env", **options)
         return
     server = DrainingServer(
         uvicorn.Config(f"{__name__}:app_from_env", **options), config.drain_seconds, _drain_all

@@ -19,6 +19,8 @@ from typing import Any
 import pandas as pd
 
 from ..drift import psi
+from .multiproc import SharedValues, live_pids, merged, shared_from_env
+from .procstats import render_process
 
 #: the ``column`` label of violations about a column the contract does not have
 OTHER_COLUMN = "(other)"
@@ -48,6 +50,9 @@ class Histogram:
     def __init__(self, buckets: Sequence[float]) -> None:
         self.buckets = tuple(buckets)
         self.series: dict[tuple[str, ...], list[float]] = {}
+        #: with several workers: the process's shared cells, and this histogram's family there
+        self.shared: SharedValues | None = None
+        self.family = ""
 
     def observe(self, labels: tuple[str, ...], value: float) -> None:
         """Count ``value`` in the first bucket whose upper bound is at least ``value``
@@ -55,9 +60,15 @@ class Histogram:
         row = self.series.get(labels)
         if row is None:  # per bucket, then +Inf, sum, count
             row = self.series[labels] = [0.0] * (len(self.buckets) + 3)
-        row[bisect_left(self.buckets, value)] += 1
+        slot = bisect_left(self.buckets, value)
+        row[slot] += 1
         row[-2] += value
         row[-1] += 1
+        if self.shared is not None:
+            n = len(self.buckets)
+            self.shared.inc((self.family, labels, slot))
+            self.shared.inc((self.family, labels, n + 1), value)
+            self.shared.inc((self.family, labels, n + 2))
 
     def render(self, name: str, label_names: tuple[str, ...]) -> list[str]:
         """Exposition lines of every series (``_bucket``, ``_sum``, ``_count``)."""
@@ -129,13 +140,35 @@ class Metrics:
         self.violations: dict[tuple[str, str], int] = defaultdict(int)
         self.batch_rows = Histogram(BATCH_BUCKETS)
         self.batch_requests = Histogram(BATCH_BUCKETS)
-        self.predict_errors = 0
+        self._predict_errors = 0
         self.capture: Any = None  # a .capture.TrafficCapture when --capture is given
+        #: with ``--workers N``: this process's cells in the files every scrape merges
+        self.shared = shared_from_env()
+        for family, histogram in self._histograms().items():
+            histogram.family, histogram.shared = family, self.shared
+
+    def _histograms(self) -> dict[str, Histogram]:
+        return {"latency": self.latency, "batch_rows": self.batch_rows} | {
+            "batch_requests": self.batch_requests
+        }
+
+    @property
+    def predict_errors(self) -> int:
+        """Model exceptions answered 500 (by this process)."""
+        return self._predict_errors
+
+    @predict_errors.setter
+    def predict_errors(self, value: int) -> None:
+        if self.shared is not None:
+            self.shared.inc(("predict_errors", (), 0), value - self._predict_errors)
+        self._predict_errors = value
 
     def observe_request(self, route: str, status: int, seconds: float) -> None:
         """One answered request."""
         self.requests[(route, str(status))] += 1
         self.latency.observe((route,), seconds)
+        if self.shared is not None:
+            self.shared.inc(("requests", (route, str(status)), 0))
 
     def observe_violations(self, violations: Iterable[Any]) -> None:
         """Contract violations (errors and warnings) of one request, by column."""
@@ -145,15 +178,40 @@ class Metrics:
                 column = OTHER_COLUMN
             severity = v.severity if v.severity in _SEVERITIES else "error"
             self.violations[(column, severity)] += 1
+            if self.shared is not None:
+                self.shared.inc(("violations", (column, severity), 0))
 
     def observe_batch(self, requests: int, rows: int) -> None:
         """One ``predict`` call of the batcher."""
         self.batch_requests.observe((), requests)
         self.batch_rows.observe((), rows)
 
+    def totals(self) -> Metrics:
+        """The counters and histograms of the whole server: this object with one process,
+        else a copy holding the sums over every worker's cells (:mod:`.multiproc`)."""
+        if self.shared is None:
+            return self
+        view = Metrics.__new__(Metrics)
+        view.requests, view.violations = defaultdict(int), defaultdict(int)
+        view._predict_errors, view.shared = 0, None
+        view.latency, view.batch_rows, view.batch_requests = (
+            Histogram(h.buckets) for h in (self.latency, self.batch_rows, self.batch_requests)
+        )
+        histograms = view._histograms()
+        for (family, labels, cell), value in merged(self.shared.path.parent).items():
+            if family in histograms:
+                size = len(histograms[family].buckets) + 3
+                histograms[family].series.setdefault(labels, [0.0] * size)[cell] += value
+            elif family in ("requests", "violations") and len(labels) == 2:
+                getattr(view, family)[labels] += int(value)
+            elif family == "predict_errors":
+                view._predict_errors += int(value)
+        return view
+
     def render(self) -> str:
         """The Prometheus text exposition of every metric."""
         out: list[str] = []
+        src = self.totals()
 
         def family(name: str, kind: str, help_text: str) -> None:
             out.append(f"# HELP {name} {help_text}")
@@ -164,27 +222,27 @@ class Metrics:
         family("handover_model_ready", "gauge", "1 once the model is loaded and warmed up.")
         out.append(f"handover_model_ready {int(self.ready)}")
         family("handover_requests_total", "counter", "Answered requests by route and status.")
-        for (route, status), n in sorted(self.requests.items()):
+        for (route, status), n in sorted(src.requests.items()):
             out.append(
                 f"handover_requests_total{_labels([('route', route), ('status', status)])} {n}"
             )
         family("handover_request_duration_seconds", "histogram", "Request latency by route.")
-        out.extend(self.latency.render("handover_request_duration_seconds", ("route",)))
+        out.extend(src.latency.render("handover_request_duration_seconds", ("route",)))
         family(
             "handover_contract_violations_total",
             "counter",
             "Contract violations by contract column and severity (empty: whole-frame problems; "
             "(other): columns not in the contract).",
         )
-        for (column, severity), n in sorted(self.violations.items()):
+        for (column, severity), n in sorted(src.violations.items()):
             pairs = [("column", column), ("severity", severity)]
             out.append(f"handover_contract_violations_total{_labels(pairs)} {n}")
         family("handover_predict_errors_total", "counter", "Model exceptions (answered 500).")
-        out.append(f"handover_predict_errors_total {self.predict_errors}")
+        out.append(f"handover_predict_errors_total {src.predict_errors}")
         family("handover_batch_rows", "histogram", "Rows per predict call of the batcher.")
-        out.extend(self.batch_rows.render("handover_batch_rows", ()))
+        out.extend(src.batch_rows.render("handover_batch_rows", ()))
         family("handover_batch_requests", "histogram", "Requests per predict call.")
-        out.extend(self.batch_requests.render("handover_batch_requests", ()))
+        out.extend(src.batch_requests.render("handover_batch_requests", ()))
         seen, psi = self.drift.snapshot()
         family("handover_drift_window_rows", "gauge", "Rows in the rolling drift window.")
         out.append(f"handover_drift_window_rows {seen}")
@@ -197,4 +255,10 @@ class Metrics:
             out.append(f"handover_drift_psi{_labels([('column', column)])} {_number(value)}")
         if self.capture is not None:
             out.extend(self.capture.metric_lines())
+        out.extend(render_process(["self"] if self.shared is None else self._pids()))
         return "\n".join(out) + "\n"
+
+    def _pids(self) -> list[int | str]:
+        """The live processes of the server (supervisor and workers) for process metrics."""
+        assert self.shared is not None
+        return list(live_pids(self.shared.path.parent)) or ["self"]

@@ -14,6 +14,7 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from . import tracing
 from .metrics import Metrics
 
 access = logging.getLogger("handover.access")
@@ -106,6 +107,7 @@ class Observe:
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
         self.metrics = metrics
+        self.tracer = tracing.tracer()  # None unless OpenTelemetry is set up (see .tracing)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -122,6 +124,8 @@ class Observe:
             rid = f"{_PREFIX}{next(_COUNTER):012x}"
         state = scope.setdefault("state", {})
         state["request_id"] = rid
+        if self.tracer is not None:
+            state["trace"] = tracing.Trace()
         status = 500
 
         async def send_with_id(message: Message) -> None:
@@ -140,6 +144,8 @@ class Observe:
         route = path if path in ROUTES else "other"
         seconds = time.perf_counter() - start
         self.metrics.observe_request(route, status, seconds)
+        if self.tracer is not None:
+            tracing.emit(self.tracer, state["trace"], rid, scope, status)
         entry: dict[str, Any] = {
             "event": "request",
             "request_id": rid,

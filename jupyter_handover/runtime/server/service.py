@@ -33,6 +33,8 @@ from .observe import Problem as _Problem
 from .observe import flag as _flag
 from .observe import parse_body as _parse
 from .openapi import build_openapi
+from .tracing import done as _trace_done
+from .tracing import timed_merge, waiting
 
 try:  # the contract's plain-JSON reader: small requests are coerced once per batch
     from ..contract.fast import payload_columns
@@ -90,6 +92,7 @@ class Service:
         self.draining = False  # set at SIGTERM: /ready answers 503
         self.capture = open_capture(config, self.names, self.contract.frame_from_payload)
         self.metrics.capture = self.capture
+        self.traced = False  # set by the app when OpenTelemetry traces requests
 
     async def load(self) -> None:
         """Load the model off the loop, warm it up on one golden example, then serve."""
@@ -108,7 +111,7 @@ class Service:
                 self.config.max_batch,
                 on_batch=self.metrics.observe_batch,
                 on_rows=self.metrics.drift.update,
-                merge=self.merge,
+                merge=timed_merge(self.merge) if self.traced else self.merge,
             )
             examples = json.loads((self.root / "examples.json").read_text())["inputs"]
             first = {"columns": examples["columns"], "data": examples["data"][:1]}
@@ -134,6 +137,9 @@ class Service:
         query = scope.get("query_string", b"")
         proba = _flag(dict(parse_qsl(query.decode("latin-1"))).get("proba")) if query else False
         batcher.arriving += 1
+        trace = scope["state"].get("trace")
+        if trace is not None:
+            trace.mark("validate")
         try:
             body = await read_body(receive, self.config.body_limit, declared)
             data, proba = self._parse(body, kind, proba)
@@ -164,7 +170,16 @@ class Service:
             self.metrics.observe_violations(warnings)
         if rows == 0:
             return {"predictions": []}
-        result = await batcher.submit(part, proba, rows)
+        if trace is None:
+            result = await batcher.submit(part, proba, rows)
+        else:
+            trace.mark("validated")
+            waiting(part, trace)
+            try:
+                result = await batcher.submit(part, proba, rows)
+            finally:
+                _trace_done(part)
+                trace.mark("predicted")
         if proba:
             return {**result, "classes": self.classes}
         return result
