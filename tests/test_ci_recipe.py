@@ -161,7 +161,7 @@ def test_ci_recipe_promotes_close_stops_shuffled_then_rolls_back(
     assert bootstrap.returncode == 0, bootstrap.stderr
     assert champion() == "1"
 
-    close = pipe.run("-p C 0.9")
+    close = pipe.run("-p C 0.95")
     assert [p.returncode for p in close] == [0, 0, 0, 0], _explain(close)
     assert champion() == "2"
     assert str(client.get_model_version_by_alias(name, "champion-previous").version) == "1"
