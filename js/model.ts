@@ -2,12 +2,7 @@ import { Debouncer, Poll } from '@lumino/polling';
 import { ISignal, Signal } from '@lumino/signaling';
 
 import { sameCells, selectionChange, targetFor, trainFor } from './helpers';
-import {
-  queryContract,
-  queryHistory,
-  queryServerConfig,
-  queryStatus
-} from './queries';
+import { queryContract, queryServerConfig, queryStatus } from './queries';
 import {
   DEFAULT_TIMINGS,
   HandoverStateKey,
@@ -21,8 +16,9 @@ import {
   NOTEBOOK_RESET,
   NotebookChange
 } from './state';
+import { HistoryActions, ReleaseAction } from './modelRelease';
 import { runPackage } from './packaging';
-import { IKernelStatus } from './types';
+import { IHistoryRun, IKernelStatus } from './types';
 import { VerifyJobs } from './verify';
 
 /**
@@ -58,6 +54,10 @@ export class HandoverModel {
     );
     this._verify.changed.connect((_, change) => this._update(change), this);
     this._verify.ended.connect(() => void this.refreshHistory(), this);
+    this._history = new HistoryActions(_services, {
+      read: () => this._state,
+      update: change => this._update(change)
+    });
   }
 
   get state(): Readonly<IHandoverState> {
@@ -72,9 +72,7 @@ export class HandoverModel {
     return this._isDisposed;
   }
 
-  /**
-   * Whether the panel is shown: kernel queries run only then.
-   */
+  /** Whether the panel is shown: kernel queries run only then. */
   setVisible(visible: boolean): void {
     const was = this._visible;
     this._visible = visible;
@@ -166,9 +164,7 @@ export class HandoverModel {
     void this._statusPoll.refresh();
   }
 
-  /**
-   * Ask the kernel what would be packaged (`%handover status --json`, silently).
-   */
+  /** Ask the kernel what would be packaged (`%handover status --json`, silently). */
   async refreshKernel(): Promise<void> {
     const kernel = this._notebook?.kernel ?? null;
     if (!kernel) {
@@ -283,23 +279,18 @@ export class HandoverModel {
     }
   }
 
-  /**
-   * Read this notebook's earlier handovers from MLflow (through the server extension).
-   */
+  /** Read this notebook's earlier handovers from MLflow (through the server). */
   async refreshHistory(): Promise<void> {
-    const path = this._state.notebookPath;
-    if (!path) {
-      return;
-    }
-    this._update({ historyLoading: true });
-    const change = await queryHistory(
-      this._services,
-      path,
-      this._state.settings.trackingUri
-    );
-    if (path === this._state.notebookPath) {
-      this._update(change);
-    }
+    await this._history.refresh();
+  }
+
+  /** Promote a version of the history (verify and shadow passed), or roll its alias back. */
+  async release(
+    action: ReleaseAction,
+    run: IHistoryRun,
+    alias?: string
+  ): Promise<void> {
+    await this._history.release(action, run, alias);
   }
 
   /** Fetch the server extension's configuration. */
@@ -401,6 +392,7 @@ export class HandoverModel {
   private _statusPoll: Poll;
   private _debouncer: Debouncer;
   private _verify: VerifyJobs;
+  private _history: HistoryActions;
   private _state: IHandoverState = INITIAL_STATE;
   private _stateChanged = new Signal<this, Readonly<IHandoverState>>(this);
 }

@@ -92,6 +92,11 @@ export interface IHandoverState {
   history: IHistory | null;
   historyLoading: boolean;
   historyError: string | null;
+  /** A promote or rollback is on its way to the server. */
+  releaseBusy: boolean;
+  releaseError: string | null;
+  /** What the last promote or rollback moved. */
+  releaseMessage: string | null;
   /** The server extension's configuration, `null` until fetched. */
   server: IServerConfig | null;
   settings: IHandoverSettings;
@@ -131,6 +136,9 @@ export const INITIAL_STATE: Readonly<IHandoverState> = {
   history: null,
   historyLoading: false,
   historyError: null,
+  releaseBusy: false,
+  releaseError: null,
+  releaseMessage: null,
   server: null,
   settings: {
     trackingUri: '',
@@ -160,7 +168,9 @@ export const NOTEBOOK_RESET: Partial<IHandoverState> = {
   verifyJob: null,
   verifyError: null,
   history: null,
-  historyError: null
+  historyError: null,
+  releaseError: null,
+  releaseMessage: null
 };
 
 /** What was reset when the notebook's kernel changes. */

@@ -148,6 +148,30 @@ export interface IHistoryRun {
   version: string | null;
   model_uri: string | null;
   run_url: string | null;
+  /** `passed`, `failed` or `not-run`: the latest shadow of this version. */
+  shadow: string;
+  /** The exact version the latest shadow compared with (`models:/NAME/VERSION`). */
+  shadow_against: string | null;
+  /** The registry aliases this version holds. */
+  aliases: string[];
+}
+
+/** One recorded move of a registry alias. */
+export interface IAliasMove {
+  kind: 'promote' | 'rollback';
+  name: string;
+  alias: string;
+  from_version: string | null;
+  to_version: string;
+  who: string;
+  at: string;
+  why: string;
+}
+
+/** `POST /jupyter-handover/promote` and `/rollback`. */
+export interface IAliasMoveAnswer {
+  moved: boolean;
+  move: IAliasMove | null;
 }
 
 /** `GET /jupyter-handover/history`. */

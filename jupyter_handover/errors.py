@@ -41,6 +41,8 @@ __all__ = [
     "OutputNotWritableError",
     "PromotionRefusedError",
     "ReplayError",
+    "RollbackRefusedError",
+    "ShadowRequiredError",
     "TrackingError",
     "VerificationError",
     "VerificationFailedError",
@@ -209,5 +211,16 @@ class VerificationFailedError(VerificationError):
 
 class PromotionRefusedError(VerificationError):
     """The model version's latest verification did not pass: the alias stays where it is."""
+
+    http_status: ClassVar[int] = 409
+
+
+class ShadowRequiredError(PromotionRefusedError):
+    """``promote --require-shadow``: the candidate has no passed shadow against the alias's
+    current holder; the message names the ``jupyter handover shadow`` command to run."""
+
+
+class RollbackRefusedError(HandoverError):
+    """``rollback``: no former holder of the alias is verified, so the alias stays where it is."""
 
     http_status: ClassVar[int] = 409

@@ -38,6 +38,8 @@ INSTANCES: list[HandoverError] = [
     errors.ReplayError("boom"),
     errors.VerificationFailedError("boom"),
     errors.PromotionRefusedError("boom"),
+    errors.ShadowRequiredError("boom"),
+    errors.RollbackRefusedError("boom"),
     errors.OutputNotWritableError("boom"),
     errors.HookError("boom"),
 ]
@@ -65,6 +67,8 @@ EXPECTED = {
     "ReplayError": (False, 1, 500),
     "VerificationFailedError": (False, 1, 422),
     "PromotionRefusedError": (False, 1, 409),
+    "ShadowRequiredError": (False, 1, 409),
+    "RollbackRefusedError": (False, 1, 409),
     "OutputNotWritableError": (True, 2, 422),
     "HookError": (True, 2, 422),
 }

@@ -38,7 +38,13 @@ export function HandoverPanel(props: {
         onVerify={() => void model.verify()}
         onCancel={() => void model.cancelVerify()}
       />
-      <History state={state} onRefresh={() => void model.refreshHistory()} />
+      <History
+        state={state}
+        onRefresh={() => void model.refreshHistory()}
+        onRelease={(action, run, alias) =>
+          void model.release(action, run, alias)
+        }
+      />
     </>
   );
 }

@@ -10,6 +10,7 @@ from traitlets import Int
 
 from jupyter_handover.interfaces.server.handlers import routes
 from jupyter_handover.interfaces.server.jobs import DEFAULT_LIMIT, VerifyJobs
+from jupyter_handover.interfaces.server.release import release_routes
 
 __all__ = ["HandoverExtension"]
 
@@ -31,7 +32,7 @@ class HandoverExtension(ExtensionApp):
         self.settings["jupyter_handover_jobs"] = self.jobs
 
     def initialize_handlers(self) -> None:
-        self.handlers.extend(routes())
+        self.handlers.extend(routes() + release_routes())
 
     async def stop_extension(self) -> None:
         """Kill the verify jobs' process groups: none outlives the server or delays it."""

@@ -49,6 +49,29 @@ def _iso(millis: int | None) -> str | None:
     return dt.datetime.fromtimestamp(millis / 1000, dt.timezone.utc).isoformat(timespec="seconds")
 
 
+def _aliases(client: Any, name: str, cache: dict[str, dict[str, str]]) -> dict[str, str]:
+    """``{alias: version}`` of a registered model (version searches carry no aliases)."""
+    if name not in cache:
+        aliases = getattr(client.get_registered_model(name), "aliases", None) or {}
+        cache[name] = {str(k): str(v) for k, v in dict(aliases).items()}
+    return cache[name]
+
+
+def _version_state(mv: Any, entry: dict[str, Any], aliases: dict[str, str]) -> dict[str, Any]:
+    """The registered version's name, URI, aliases, verify and shadow states (the version's
+    tags win over its run's)."""
+    mv_tags = mv.tags or {}
+    return {
+        "name": mv.name,
+        "version": str(mv.version),
+        "model_uri": model_version_uri(mv.name, mv.version),
+        "verified": mv_tags.get(VERIFIED_TAG, entry["verified"]),
+        "shadow": mv_tags.get(tag_keys.SHADOW_STATUS, entry["shadow"]),
+        "shadow_against": mv_tags.get(tag_keys.SHADOW_AGAINST, entry["shadow_against"]),
+        "aliases": sorted(a for a, v in aliases.items() if v == str(mv.version)),
+    }
+
+
 def notebook_history(notebook: Path, tracking_uri: str) -> dict[str, Any]:
     """Runs tagged ``handover.notebook_path == notebook``, newest first, with their
     registered version and verification state. Raises :class:`TrackingError` when MLflow
@@ -74,6 +97,7 @@ def notebook_history(notebook: Path, tracking_uri: str) -> dict[str, Any]:
             order_by=["attributes.start_time DESC"],
             max_results=MAX_RUNS,
         )
+        alias_cache: dict[str, dict[str, str]] = {}
         for run in runs:
             tags = run.data.tags
             entry: dict[str, Any] = {
@@ -84,6 +108,9 @@ def notebook_history(notebook: Path, tracking_uri: str) -> dict[str, Any]:
                 "status": run.info.status,
                 "verified": tags.get(VERIFIED_TAG, "not-run"),
                 "verified_at": tags.get(tag_keys.VERIFIED_AT) or None,
+                "shadow": tags.get(tag_keys.SHADOW_STATUS, "not-run"),
+                "shadow_against": tags.get(tag_keys.SHADOW_AGAINST) or None,
+                "aliases": [],
                 "name": None,
                 "version": None,
                 "model_uri": None,
@@ -92,12 +119,7 @@ def notebook_history(notebook: Path, tracking_uri: str) -> dict[str, Any]:
             versions = client.search_model_versions(f"run_id = '{run.info.run_id}'")
             if versions:
                 mv = max(versions, key=lambda v: int(v.version))
-                entry.update(
-                    name=mv.name,
-                    version=str(mv.version),
-                    model_uri=model_version_uri(mv.name, mv.version),
-                    verified=(mv.tags or {}).get(VERIFIED_TAG, entry["verified"]),
-                )
+                entry.update(_version_state(mv, entry, _aliases(client, mv.name, alias_cache)))
             answer["runs"].append(entry)
     except Exception as exc:  # MlflowException, sqlalchemy and requests errors
         raise TrackingError(
