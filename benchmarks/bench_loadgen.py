@@ -6,8 +6,10 @@ The endpoint is a minimal HTTP/1.1 server on raw asyncio (a fixed 200 answer, ke
 a separate process pinned to the other core; the generator (``jupyter_handover.loadtest``'s
 open-loop Poisson client on aiohttp) runs in this process pinned to one core. For each
 offered rate it prints the answered rate, the latency percentiles measured from the
-scheduled send times, and whether the generator kept up (answered at least 97% of the
-offered rate and p99 under 50 ms). One JSON line per rate, then the highest rate kept up.
+scheduled send times, the generator's CPU time per request (``one_core_ceiling_rps`` =
+answered / CPU seconds: its ceiling on one core, independent of what else runs on a shared
+machine), and whether it kept up (answered at least 97% of the offered rate and p99 under
+50 ms). One JSON line per rate, then the highest rate kept up.
 """
 
 from __future__ import annotations
@@ -89,10 +91,16 @@ def main() -> int:
         payloads = [Payload(body, 1, False)]
         best = 0.0
         for rate in (float(r) for r in args.rates.split(",")):
+            cpu = time.process_time()
             result = asyncio.run(
                 run_load(f"http://127.0.0.1:{port}/invocations", payloads, rate, args.seconds)
             )
+            cpu = time.process_time() - cpu
             summary = summarize(result)
+            # the generator's own CPU per request: its ceiling on one core, whatever else
+            # runs on the machine
+            summary["cpu_us_per_request"] = round(cpu / max(1, summary["answered"]) * 1e6, 1)
+            summary["one_core_ceiling_rps"] = round(summary["answered"] / cpu, 0) if cpu else None
             kept = summary["achieved_rps"] >= 0.97 * rate and summary["latency_ms"]["p99"] < 50
             best = rate if kept else best
             print(json.dumps({"offered_rps": rate, **summary, "kept_up": kept}))
