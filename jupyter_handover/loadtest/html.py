@@ -76,7 +76,7 @@ def _histogram(run: RunResult, summary: dict[str, Any]) -> str:
     if len(lat):
         low, high = max(lat.min(), 1e-3), max(lat.max(), 1e-3 * 1.01)
         bins = np.logspace(np.log10(low), np.log10(high * 1.01), 50)
-        ax.hist(lat, bins=bins, color="tab:blue", alpha=0.8)
+        ax.hist(lat, bins=bins.tolist(), color="tab:blue", alpha=0.8)
         ax.set_xscale("log")
         colors = ["tab:green", "tab:olive", "tab:red", "tab:purple"]
         for (name, _), color in zip(PERCENTILES.items(), colors, strict=True):

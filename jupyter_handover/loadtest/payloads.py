@@ -93,7 +93,7 @@ def load_contract(handover_dir: Path) -> DataContract:
 def _encode(frame: pd.DataFrame) -> bytes:
     """``{"dataframe_split": {"columns": [...], "data": [...]}}`` of ``frame`` (nulls as
     null, dates as ISO text)."""
-    split = frame.to_json(orient="split", index=False, date_format="iso", double_precision=15)
+    split = str(frame.to_json(orient="split", index=False, date_format="iso", double_precision=15))
     return b'{"dataframe_split":' + split.encode() + b"}"
 
 

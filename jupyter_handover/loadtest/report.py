@@ -63,8 +63,9 @@ def error_rate(summary: dict[str, Any]) -> float:
         return 0.0
     bad = sum(summary["errors"].values()) + summary["invalid_not_422"]
     bad += summary["valid_answered_422"]
-    bad += sum(n for code, n in summary["status"].items() if code not in ("200", "422", "500"))
-    return bad / requests
+    # other codes (404, 413, 429, ...): 5xx are counted among the errors already
+    bad += sum(n for code, n in summary["status"].items() if code[0] not in "25" and code != "422")
+    return float(bad) / float(requests)
 
 
 def failed(summary: dict[str, Any]) -> list[str]:
