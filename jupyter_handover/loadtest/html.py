@@ -31,6 +31,19 @@ def _png(fig: Any) -> str:
     return base64.b64encode(buf.getvalue()).decode()
 
 
+def _plain_ms(axis: Any) -> None:
+    """Tick labels of a log axis as plain numbers (``30``, not ``3x10^1``)."""
+    from matplotlib.ticker import FuncFormatter
+
+    plain = FuncFormatter(lambda value, _pos: f"{value:g}")
+    axis.set_major_formatter(plain)
+    axis.set_minor_formatter(plain)
+
+
+def _legend_below(ax: Any, ncol: int = 4) -> None:
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.18), ncol=ncol, fontsize=8)
+
+
 def _over_time(run: RunResult, budget_ms: float) -> str:
     import matplotlib.pyplot as plt
 
@@ -60,10 +73,11 @@ def _over_time(run: RunResult, budget_ms: float) -> str:
         )
     ax.axhline(budget_ms, color="tab:orange", linestyle="--", label=f"p99 budget {budget_ms:g} ms")
     ax.set_yscale("log")
+    _plain_ms(ax.yaxis)
     ax.set_xlabel("scheduled send time (s)")
     ax.set_ylabel("latency (ms, log)")
     ax.set_title(f"Latency over the run at {run.rate:g} req/s offered")
-    ax.legend(loc="upper left", fontsize=8)
+    _legend_below(ax)
     return _png(fig)
 
 
@@ -78,12 +92,13 @@ def _histogram(run: RunResult, summary: dict[str, Any]) -> str:
         bins = np.logspace(np.log10(low), np.log10(high * 1.01), 50)
         ax.hist(lat, bins=bins.tolist(), color="tab:blue", alpha=0.8)
         ax.set_xscale("log")
+        _plain_ms(ax.xaxis)
         colors = ["tab:green", "tab:olive", "tab:red", "tab:purple"]
         for (name, _), color in zip(PERCENTILES.items(), colors, strict=True):
             value = summary["latency_ms"][name]
             if value:
                 ax.axvline(value, color=color, linestyle="--", label=f"{name} {value:.1f} ms")
-        ax.legend(fontsize=8)
+        _legend_below(ax)
     ax.set_xlabel("latency (ms, log)")
     ax.set_ylabel("requests")
     ax.set_title("Latency histogram")
@@ -101,13 +116,21 @@ def _steps(steps: list[dict[str, Any]], budget_ms: float) -> str:
     ax.plot(offered, p99, marker="o", color="tab:red", label="p99 (ms)")
     ax.axhline(budget_ms, color="tab:orange", linestyle="--", label=f"budget {budget_ms:g} ms")
     ax.set_yscale("log")
+    _plain_ms(ax.yaxis)
     ax.set_xlabel("offered rate (req/s)")
     ax.set_ylabel("p99 latency (ms, log)")
     twin = ax.twinx()
     twin.plot(offered, achieved, marker="s", color="tab:blue", label="achieved req/s")
     twin.set_ylabel("achieved rate (req/s)")
-    ax.legend(loc="upper left", fontsize=8)
-    twin.legend(loc="lower right", fontsize=8)
+    lines = ax.get_lines() + twin.get_lines()
+    ax.legend(
+        lines,
+        [str(line.get_label()) for line in lines],
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.18),
+        ncol=3,
+        fontsize=8,
+    )
     ax.set_title("Find-max steps")
     return _png(fig)
 

@@ -46,6 +46,8 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "requests": len(latency),
         "answered": int(answered.sum()),
         "rows": int(np.asarray(result.rows, dtype=int).sum()) if result.rows else 0,
+        # the rate the Poisson draw actually offered, and the rate the target answered
+        "sent_rps": round(len(latency) / result.duration, 3) if result.duration > 0 else 0.0,
         "achieved_rps": round(float(answered.sum()) / window, 3) if window > 0 else 0.0,
         "latency_ms": _latency_ms(latency[answered]),
         "status": {str(code): int(n) for code, n in sorted(Counter(got.tolist()).items())},
@@ -110,8 +112,9 @@ def text_lines(report: dict[str, Any]) -> list[str]:
     """The human report of :func:`~jupyter_handover.loadtest.runner.run` (stdout)."""
     s = report["summary"]
     lat = s["latency_ms"]
+    head = "the last step within budget: " if report.get("mode") == "find-max" else ""
     lines = [
-        f"target {report['target']}: offered {s['offered_rps']:g} req/s for "
+        f"target {report['target']}: {head}offered {s['offered_rps']:g} req/s for "
         f"{s['duration_s']:g} s, {s['requests']} requests ({s['rows']} rows)",
         f"achieved {s['achieved_rps']:g} req/s, {s['answered']} answered",
         "latency ms (from the scheduled send): "
@@ -137,11 +140,15 @@ def text_lines(report: dict[str, Any]) -> list[str]:
         )
     lines += report.get("server_lines") or []
     size = report.get("sizing")
-    if size:
+    if size and size["replicas"]:
         lines.append(
-            f"sizing: {size['replicas'] or '?'} replicas for {size['target_rps']:g} req/s "
-            f"(one replica takes {size['capacity_rps'] or '?'} req/s within p99 "
-            f"{size['p99_budget_ms'] or '?'} ms)"
+            f"sizing: {size['replicas']} replicas for {size['target_rps']:g} req/s (one replica "
+            f"takes {size['capacity_rps']:g} req/s within p99 {size['p99_budget_ms']:g} ms)"
+        )
+    elif size:
+        lines.append(
+            f"sizing: unknown: no rate kept p99 within {size['p99_budget_ms']:g} ms here "
+            "(--find-max searches for one)"
         )
     lines += [f"FAILED: {why}" for why in report.get("failures") or []]
     return lines
