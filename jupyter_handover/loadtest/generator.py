@@ -14,9 +14,11 @@ bodies sent as pre-encoded bytes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
+import gc
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -100,6 +102,23 @@ class _Sender:
             res.kind[index] = _kind(exc)
 
 
+@contextlib.contextmanager
+def _relaxed_gc() -> Iterator[None]:
+    """Fewer garbage collections during a run: the client allocates a few dozen objects per
+    request, and the default thresholds made collection about a quarter of its CPU time
+    (benchmarks/bench_loadgen.py). Objects alive before the run are frozen out of the scans;
+    everything is restored after."""
+    previous = gc.get_threshold()
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 50, 50)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*previous)
+        gc.unfreeze()
+
+
 async def run_load(
     url: str,
     payloads: Sequence[Payload],
@@ -121,27 +140,41 @@ async def run_load(
     result.invalid = [payloads[i % len(payloads)].invalid for i in range(n)]
     result.rows = [payloads[i % len(payloads)].rows for i in range(n)]
     connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS, force_close=False)
-    # no per-request timers (they cost the client a third of its time): the hard stop below
-    # bounds every request; only a connection attempt has its own timeout
+    # no per-request timers (their handles cost CPU on every request): the hard stop of
+    # _drive bounds every request; only a connection attempt has its own timeout
     timeout = aiohttp.ClientTimeout(total=None, sock_connect=grace)
-    async with aiohttp.ClientSession(
+    session = aiohttp.ClientSession(
         connector=connector,
         timeout=timeout,
         auto_decompress=False,
         skip_auto_headers=("User-Agent", "Accept-Encoding"),
-    ) as session:
-        sender = _Sender(session, url, result)
-        start = time.perf_counter()
-        tasks = await _schedule(sender, times, payloads, start)
-        left = max(0.0, start + duration + grace - time.perf_counter())
-        if tasks:
-            _, pending = await asyncio.wait(tasks, timeout=left)
-            for task in pending:
-                task.cancel()
-            if pending:
-                await asyncio.wait(pending)
-        result.elapsed = time.perf_counter() - start
+    )
+    with _relaxed_gc():
+        async with session:
+            await _drive(session, url, payloads, times, result, duration + grace)
     return result
+
+
+async def _drive(
+    session: aiohttp.ClientSession,
+    url: str,
+    payloads: Sequence[Payload],
+    times: np.ndarray,
+    result: RunResult,
+    stop_after: float,
+) -> None:
+    """Send every request on time, then wait for answers until ``stop_after`` seconds."""
+    sender = _Sender(session, url, result)
+    start = time.perf_counter()
+    tasks = await _schedule(sender, times, payloads, start)
+    left = max(0.0, start + stop_after - time.perf_counter())
+    if tasks:
+        _, pending = await asyncio.wait(tasks, timeout=left)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+    result.elapsed = time.perf_counter() - start
 
 
 async def _schedule(
