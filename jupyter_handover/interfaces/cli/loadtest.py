@@ -88,6 +88,22 @@ def add_parsers(sub: Any) -> None:
         default=10.0,
         help="seconds of sending per run (per step with --find-max)",
     )
+    _add_payload_options(p)
+    p.add_argument("--target-rps", type=float, help="size the replicas for this rate")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
+    p.add_argument("--html", metavar="FILE", help="write an HTML report with plots")
+    p.add_argument(
+        "--this-python",
+        action="store_true",
+        help="serve a model with this interpreter, not its verified environment",
+    )
+    p.add_argument("--cache-dir", help="verify's cache of built environments")
+    p.set_defaults(func=cmd_loadtest)
+
+
+def _add_payload_options(p: Any) -> None:
+    """What the requests carry: sizes, broken rows, drift."""
     p.add_argument(
         "--rows",
         default=DEFAULT_ROWS,
@@ -105,14 +121,3 @@ def add_parsers(sub: Any) -> None:
         metavar="COL=SHIFT",
         help="shift a column (numbers: added; categories: share of the rarest)",
     )
-    p.add_argument("--target-rps", type=float, help="size the replicas for this rate")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", action="store_true", help="print the report as JSON")
-    p.add_argument("--html", metavar="FILE", help="write an HTML report with plots")
-    p.add_argument(
-        "--this-python",
-        action="store_true",
-        help="serve a model with this interpreter, not its verified environment",
-    )
-    p.add_argument("--cache-dir", help="verify's cache of built environments")
-    p.set_defaults(func=cmd_loadtest)
