@@ -31,12 +31,12 @@ def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_verify_loadtest_records_the_capacity_in_the_profile(
     artifact: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    code = main(["verify", str(artifact), "--loadtest", "--loadtest-p99", "200", "--json"])
+    code = main(["verify", str(artifact), "--loadtest", "--loadtest-p99", "2000", "--json"])
     report = json.loads(capsys.readouterr().out)
     assert code == 0, report["problems"]
     capacity = report["profile"]["capacity"]
     assert "error" not in capacity, capacity
-    assert capacity["p99_budget_ms"] == 200 and capacity["rows_per_request"] == 1
+    assert capacity["p99_budget_ms"] == 2000 and capacity["rows_per_request"] == 1
     assert capacity["rps"] is not None and capacity["rps"] > 0
     assert capacity["steps"] and capacity["steps"][0]["offered_rps"] == 20
     assert "loadtest" in report["seconds"]
