@@ -101,6 +101,8 @@ def main() -> int:
             # runs on the machine
             summary["cpu_us_per_request"] = round(cpu / max(1, summary["answered"]) * 1e6, 1)
             summary["one_core_ceiling_rps"] = round(summary["answered"] / cpu, 0) if cpu else None
+            # the share of a core this process got: below ~0.9 the machine starved it
+            summary["cpu_share"] = round(cpu / summary["elapsed_s"], 2)
             kept = summary["achieved_rps"] >= 0.97 * rate and summary["latency_ms"]["p99"] < 50
             best = rate if kept else best
             print(json.dumps({"offered_rps": rate, **summary, "kept_up": kept}))
