@@ -135,8 +135,10 @@ def text_lines(report: dict[str, Any]) -> list[str]:
             f"p99 {_ms(st['latency_ms']['p99'])} ms, errors {step['error_rate']:.1%}: {verdict}"
         )
     if report.get("capacity_rps") is not None:
+        floor = "at least " if report.get("mode") == "rps" else ""
         lines.append(
-            f"capacity: {report['capacity_rps']:g} req/s within p99 {report['p99_budget_ms']:g} ms"
+            f"capacity: {floor}{report['capacity_rps']:g} req/s within p99 "
+            f"{report['p99_budget_ms']:g} ms"
         )
     lines += report.get("server_lines") or []
     size = report.get("sizing")
