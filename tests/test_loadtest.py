@@ -139,6 +139,7 @@ def _fake_run(limit: float) -> Any:
         result.kind = [""] * n
         result.invalid = [False] * n
         result.rows = [1] * n
+        result.lag = [0.0] * n
         return result
 
     return run
@@ -171,6 +172,7 @@ def test_a_short_run_reports_latency_codes_server_figures_and_an_html_page(
     assert s["status"]["422"] == s["invalid_sent"] > 0
     assert s["invalid_not_422"] == s["valid_answered_422"] == 0
     assert set(s["latency_ms"]) == {"p50", "p90", "p99", "p99.9", "max"}
+    assert set(s["generator_lag_ms"]) == {"p50", "p99", "max"}
     assert s["errors"] == {"refused": 0, "timeout": 0, "reset": 0, "5xx": 0, "other": 0}
     assert report["server"]["predict_calls"] > 0
     assert report["server"]["violations"]

@@ -39,7 +39,8 @@ class RunResult:
     """What one run at one rate saw. Per request (same order): ``scheduled`` (seconds from
     the start), ``latency`` (seconds from the scheduled time; NaN without an answer),
     ``status`` (0 without an answer), ``kind`` ("" or one of :data:`ERROR_KINDS`),
-    ``invalid`` (the body had to be answered 422) and ``rows``."""
+    ``invalid`` (the body had to be answered 422), ``rows``, and ``lag`` (seconds from the
+    scheduled time to when the client started the request: the generator's own delay)."""
 
     rate: float
     duration: float
@@ -50,6 +51,7 @@ class RunResult:
     kind: list[str] = field(default_factory=list)
     invalid: list[bool] = field(default_factory=list)
     rows: list[int] = field(default_factory=list)
+    lag: list[float] = field(default_factory=list)
 
 
 def arrival_times(rate: float, duration: float, seed: int = 0) -> np.ndarray:
@@ -88,6 +90,7 @@ class _Sender:
 
     async def send(self, index: int, due: float, payload: Payload) -> None:
         res = self.result
+        res.lag[index] = time.perf_counter() - due
         try:
             async with self.session.post(self.url, data=payload.body, headers=self.headers) as r:
                 await r.read()
@@ -139,6 +142,7 @@ async def run_load(
     result.kind = ["timeout"] * n  # until the request is answered or fails otherwise
     result.invalid = [payloads[i % len(payloads)].invalid for i in range(n)]
     result.rows = [payloads[i % len(payloads)].rows for i in range(n)]
+    result.lag = [float("nan")] * n
     connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS, force_close=False)
     # no per-request timers (their handles cost CPU on every request): the hard stop of
     # _drive bounds every request; only a connection attempt has its own timeout

@@ -29,6 +29,24 @@ def _latency_ms(values: np.ndarray) -> dict[str, float | None]:
     return out
 
 
+#: the generator fell behind when its p99 lag from the schedule is over this (ms)
+LAG_WARNING_MS = 10.0
+
+
+def _lag_ms(result: RunResult) -> dict[str, float | None]:
+    """p50/p99/max of the delay between a request's scheduled time and its start by the
+    client: large values mean the generator, not the target, was the bottleneck."""
+    lag = np.asarray(result.lag, dtype=float)
+    lag = lag[np.isfinite(lag)]
+    if not len(lag):
+        return {"p50": None, "p99": None, "max": None}
+    return {
+        "p50": round(float(np.percentile(lag, 50)) * 1000, 3),
+        "p99": round(float(np.percentile(lag, 99)) * 1000, 3),
+        "max": round(float(lag.max()) * 1000, 3),
+    }
+
+
 def summarize(result: RunResult) -> dict[str, Any]:
     """The figures of one run (see the module): rates, latency in ms, codes, errors."""
     latency = np.asarray(result.latency, dtype=float)
@@ -50,6 +68,7 @@ def summarize(result: RunResult) -> dict[str, Any]:
         "sent_rps": round(len(latency) / result.duration, 3) if result.duration > 0 else 0.0,
         "achieved_rps": round(float(answered.sum()) / window, 3) if window > 0 else 0.0,
         "latency_ms": _latency_ms(latency[answered]),
+        "generator_lag_ms": _lag_ms(result),
         "status": {str(code): int(n) for code, n in sorted(Counter(got.tolist()).items())},
         "errors": {kind: int(kinds.get(kind, 0)) for kind in ERROR_KINDS},
         "invalid_sent": int(invalid.sum()),
@@ -122,6 +141,12 @@ def text_lines(report: dict[str, Any]) -> list[str]:
         "status: " + (", ".join(f"{c}: {n}" for c, n in s["status"].items()) or "none"),
         "errors: " + ", ".join(f"{k} {n}" for k, n in s["errors"].items()),
     ]
+    lag = s["generator_lag_ms"]["p99"]
+    if lag is not None and lag > LAG_WARNING_MS:
+        lines.append(
+            f"warning: the generator started requests up to {lag:.1f} ms late (p99): it, not "
+            "the target, may be the bottleneck (a busy machine, or a rate over its ~5,000/s)"
+        )
     if s["invalid_sent"]:
         lines.append(
             f"contract-breaking requests: {s['invalid_sent']} sent, "
