@@ -45,6 +45,7 @@ def meta(profile: bool) -> dict[str, Any]:
                 "predict_1000_rows_ms": 41.2,
                 "predict_1_row_ms": 3.1,
                 "load_seconds": 1.7,
+                "capacity": {"rps": 180.0, "p99_budget_ms": 50.0, "rows_per_request": 1},
             }
         }
     return data

@@ -77,11 +77,14 @@ def _sizing(profile: dict[str, Any]) -> dict[str, Any]:
     Memory: the peak RSS of a process that loaded the model and predicted 1,000 rows, plus a
     quarter for request buffers and the drift window, rounded up to 32 MiB; the limit twice
     that. CPU: one server process keeps at most one core busy; half a core when a 1,000-row
-    predict takes under 100 ms.
+    predict takes under 100 ms. Replicas: when ``verify --loadtest`` measured one replica's
+    capacity (``capacity.rps`` at ``capacity.p99_budget_ms``), the Deployment says how many a
+    peak rate needs.
     """
     peak = profile.get("peak_rss_mb")
     if not isinstance(peak, (int, float)):
         return {
+            "capacity_note": "",
             "memory": 512,
             "memory_limit": 1024,
             "cpu": "500m",
@@ -92,6 +95,8 @@ def _sizing(profile: dict[str, Any]) -> dict[str, Any]:
             "they imply (defaults below).",
         }
     memory = int(math.ceil(peak * 1.25 / 32) * 32)
+    capacity = profile.get("capacity") or {}
+    rps, budget = capacity.get("rps"), capacity.get("p99_budget_ms")
     thousand = float(profile.get("predict_1000_rows_ms") or 0)
     load = float(profile.get("load_seconds") or 0)
     line = (
@@ -99,7 +104,15 @@ def _sizing(profile: dict[str, Any]) -> dict[str, Any]:
         f"{profile.get('predict_1_row_ms')} ms for 1 row and {thousand} ms for 1,000 rows "
         "(validation included, medians)."
     )
+    note = ""
+    if isinstance(rps, (int, float)) and rps > 0:
+        line += (
+            f" One replica (one server process) takes {rps:g} requests/s of one row within "
+            f"a p99 of {budget:g} ms (`verify --loadtest`)."
+        )
+        note = f"one replica takes {rps:g} req/s at p99 {budget:g} ms: ceil(peak req/s / {rps:g})"
     return {
+        "capacity_note": note,
         "memory": memory,
         "memory_limit": 2 * memory,
         "cpu": "500m" if thousand < 100 else "1",

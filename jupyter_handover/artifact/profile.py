@@ -26,7 +26,9 @@ def profile_text(profile: dict[str, Any] | None) -> str:
     if profile.get("error"):
         return f"not measured: {profile['error']}"
     sizing = _sizing(profile)
+    capacity = profile.get("capacity") or {}
+    missing = f" (capacity not measured: {capacity['error']})" if capacity.get("error") else ""
     return (
         f"{str(sizing['profile_line']).rstrip('.')}; Kubernetes requests cpu {sizing['cpu']}, "
-        f"memory {sizing['memory']}Mi (limit {sizing['memory_limit']}Mi)"
+        f"memory {sizing['memory']}Mi (limit {sizing['memory_limit']}Mi){missing}"
     )

@@ -37,6 +37,9 @@ __all__ = ["STEPS", "VerifyReport", "check_manifest", "record_report", "verify_a
 STEPS = ["resolve", "manifest", "interpreter", "environment", "install", "replay", "compare"]
 
 Progress = Callable[[str, str], None]
+#: an extra measurement on the verified artifact: ``(handover dir, clean interpreter)`` ->
+#: figures recorded under ``report.profile["capacity"]`` (``verify --loadtest``)
+Measure = Callable[[Path, Path], dict[str, Any]]
 
 
 @dataclass
@@ -150,6 +153,7 @@ def verify_artifact(
     progress: Progress | None = None,
     cache_dir: str | Path | None = None,
     record: bool = True,
+    measure: Measure | None = None,
 ) -> VerifyReport:
     """Verify an artifact folder or MLflow model URI in a clean virtualenv.
 
@@ -157,6 +161,8 @@ def verify_artifact(
     ``problems``, ``failed_step``). ``progress(step, message)`` is called as steps start.
     When ``model_ref`` is an MLflow URI and ``record`` is true, the result is recorded on its
     run (tag ``handover.verified`` and the artifact ``handover_verify.json``).
+    ``measure``, when given, runs on a passed artifact (its step is ``loadtest``); what it
+    returns (or its error) lands in ``report.profile["capacity"]`` and never fails the verify.
     """
     import datetime as dt
 
@@ -167,8 +173,11 @@ def verify_artifact(
     downloads = tempfile.TemporaryDirectory(prefix="handover-verify-model-")
     downloads_dir = Path(downloads.name).resolve()
     try:
-        _run_steps(model_ref, report, _Clock(report, say), downloads_dir, cache_dir)
+        clock = _Clock(report, say)
+        handover, python = _run_steps(model_ref, report, clock, downloads_dir, cache_dir)
         report.passed = True
+        if measure is not None:
+            _measure_step(measure, handover, python, report, clock)
     except VerifyStepError as exc:
         report.failed_step = exc.step
         report.problems.insert(0, str(exc))
@@ -189,8 +198,9 @@ def _run_steps(
     clock: _Clock,
     downloads: Path,
     cache_dir: str | Path | None,
-) -> None:
-    """Every step in order; raises :class:`VerifyStepError` at the first that fails."""
+) -> tuple[Path, Path]:
+    """Every step in order; raises :class:`VerifyStepError` at the first that fails.
+    Returns the artifact's ``handover/`` folder and the clean environment's interpreter."""
     clock.say("resolve", f"resolving {model_ref}")
     root = _resolve(model_ref, downloads)
     report.path = str(root)
@@ -222,6 +232,20 @@ def _run_steps(
             f"{len(report.mismatches)} of {report.rows} golden rows differ from the "
             f"notebook's predictions (rows {rows})",
         )
+    return handover, python
+
+
+def _measure_step(
+    measure: Measure, handover: Path, python: Path, report: VerifyReport, clock: _Clock
+) -> None:
+    """The extra measurement of a passed artifact; a failure is recorded, never raised."""
+    clock.say("loadtest", "single-replica capacity in the clean environment")
+    try:
+        figures = measure(handover, python)
+    except Exception as exc:  # the verification passed: the capacity is only missing
+        figures = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+    report.profile["capacity"] = figures
+    clock.lap("loadtest")
 
 
 def _environment_step(

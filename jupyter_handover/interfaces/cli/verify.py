@@ -8,14 +8,26 @@ import sys
 from typing import Any
 
 from jupyter_handover.interfaces.progress import StepProgress
+from jupyter_handover.loadtest.runner import DEFAULT_P99_MS
 from jupyter_handover.verify.compare import DEFAULT_ATOL, DEFAULT_RTOL
 
 
-def _progress() -> StepProgress:
+def _progress(loadtest: bool = False) -> StepProgress:
     """Plain lines on stderr (stdout carries the report)."""
     from jupyter_handover.verify.verifier import STEPS
 
-    return StepProgress("verify", STEPS, "lines", stream=sys.stderr)
+    steps = [*STEPS, "loadtest"] if loadtest else STEPS
+    return StepProgress("verify", steps, "lines", stream=sys.stderr)
+
+
+def _measure(p99_ms: float) -> Any:
+    """``verify --loadtest``: the single-replica capacity at the p99 budget."""
+    from jupyter_handover.loadtest.capacity import measure_capacity
+
+    def measure(handover: Any, python: Any) -> dict[str, Any]:
+        return measure_capacity(handover, python, p99_ms=p99_ms)
+
+    return measure
 
 
 def _tracking(uri: str | None) -> None:
@@ -35,8 +47,9 @@ def cmd_verify(args: argparse.Namespace) -> int:
         args.model,
         rtol=args.rtol,
         atol=args.atol,
-        progress=_progress(),
+        progress=_progress(args.loadtest),
         cache_dir=args.cache_dir,
+        measure=_measure(args.loadtest_p99) if args.loadtest else None,
     )
     if args.json:
         print(json.dumps(report.to_dict(), indent=2, default=str))
@@ -54,4 +67,17 @@ def add_parsers(sub: Any) -> None:
     v.add_argument("--json", action="store_true", help="print the report as JSON")
     v.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI)")
     v.add_argument("--cache-dir", help="cache of built environments (default: the user cache dir)")
+    v.add_argument(
+        "--loadtest",
+        action="store_true",
+        help="also measure single-replica capacity within a p99 budget (recorded in the "
+        "resource profile; sizes HANDOVER.md's replicas)",
+    )
+    v.add_argument(
+        "--loadtest-p99",
+        type=float,
+        default=DEFAULT_P99_MS,
+        metavar="MS",
+        help=f"p99 budget of --loadtest in ms (default {DEFAULT_P99_MS:g})",
+    )
     v.set_defaults(func=cmd_verify)
