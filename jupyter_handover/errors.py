@@ -41,6 +41,10 @@ __all__ = [
     "OutputNotWritableError",
     "PromotionRefusedError",
     "ReplayError",
+    "ShadowEnvironmentError",
+    "ShadowError",
+    "ShadowInputError",
+    "ShadowUsageError",
     "TrackingError",
     "VerificationError",
     "VerificationFailedError",
@@ -211,3 +215,29 @@ class PromotionRefusedError(VerificationError):
     """The model version's latest verification did not pass: the alias stays where it is."""
 
     http_status: ClassVar[int] = 409
+
+
+# --------------------------------------------------------------------------- shadow
+
+
+class ShadowError(HandoverError):
+    """``jupyter handover shadow`` could not compare the two models (a failed gate is not an
+    error: the report says why and the command exits 1)."""
+
+
+class ShadowUsageError(ShadowError, HandoverUsageError):
+    """Wrong shadow arguments: no input or several, a threshold out of range."""
+
+    exit_code: ClassVar[int] = 2
+    http_status: ClassVar[int] = 400
+
+
+class ShadowInputError(ShadowUsageError):
+    """The rows to shadow on cannot be read (a missing or unreadable CSV/Parquet file,
+    captured traffic without a single whole record)."""
+
+    http_status: ClassVar[int] = 422
+
+
+class ShadowEnvironmentError(ShadowError):
+    """A model's clean environment could not be built, or its worker could not start."""

@@ -226,7 +226,7 @@ def cmd_log(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     # Commands that live in their own modules: each adds its parsers and sets ``func``.
-    from jupyter_handover.interfaces.cli import batch, contract, env, serve, verify
+    from jupyter_handover.interfaces.cli import batch, contract, env, serve, shadow, verify
 
     parser = argparse.ArgumentParser(
         prog="jupyter handover", description="Carry a notebook model into production."
@@ -262,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--tracking-uri")
     log.add_argument("--experiment")
     log.set_defaults(func=cmd_log)
-    for module in (env, contract, verify, serve, batch):
+    for module in (env, contract, verify, serve, batch, shadow):
         module.add_parsers(sub)
     return parser
 
