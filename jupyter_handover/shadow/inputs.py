@@ -40,7 +40,13 @@ def _traffic(paths: Sequence[str]) -> ShadowInput:
             f"no captured traffic at {', '.join(missing)}: pass the files (or folder) that "
             "`serve --capture DIR` wrote"
         )
-    captured = read_capture([Path(p) for p in paths])
+    try:
+        captured = read_capture([Path(p) for p in paths])
+    except (FileNotFoundError, OSError) as exc:
+        raise ShadowInputError(
+            f"the captured traffic cannot be read ({exc}): pass the files or folder that "
+            "`serve --capture DIR` wrote"
+        ) from exc
     source = {
         "kind": "traffic",
         "paths": [str(p) for p in paths],
