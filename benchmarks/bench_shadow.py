@@ -107,7 +107,10 @@ def run(work: Path, n: int, repeat: int) -> None:
     for i in range(repeat):
         shadow_s.append(_run(ours, env, "shadow", ok=(0, 1)))
         mlflow_s.append(sum(_run(cmd, env, "mlflow predict") for cmd in theirs))
-        print(f"  run {i + 1}: shadow {shadow_s[-1]:5.1f} s, two mlflow predicts {mlflow_s[-1]:5.1f} s")
+        print(
+            f"  run {i + 1}: shadow {shadow_s[-1]:5.1f} s, "
+            f"two mlflow predicts {mlflow_s[-1]:5.1f} s"
+        )
     out = subprocess.run(ours, capture_output=True, text=True, env=env, check=False).stdout
     report = json.loads(out)
     ours_med, theirs_med = statistics.median(shadow_s), statistics.median(mlflow_s)

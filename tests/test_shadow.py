@@ -239,6 +239,7 @@ def test_logged_to_the_candidates_run_and_version(
     second = log_handover(artifacts["shuffled"], name, tracking_uri=mlflow_server)
     client = MlflowClient(tracking_uri=mlflow_server)
     client.set_registered_model_alias(name, "champion", first.version)
+    capsys.readouterr()  # MLflow's "View run" lines
     code, report = shadow(
         capsys, second.model_uri, "--against", f"models:/{name}@champion", "--synthetic", "500",
     )  # fmt: skip

@@ -66,7 +66,7 @@ def compared_rows(runs: dict[str, ModelRun]) -> tuple[pd.DataFrame, pd.DataFrame
     if any(f is None or "prediction" not in f.columns for f in frames):
         empty = pd.DataFrame({"prediction": []})
         return empty, empty
-    a, b = frames  # type: ignore[misc]
+    a, b = frames
     assert a is not None and b is not None
     both = (
         a["_accepted"].to_numpy(bool)

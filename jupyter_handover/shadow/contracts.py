@@ -35,9 +35,7 @@ def contract_differences(champion: DataContract, candidate: DataContract) -> lis
     for name in [n for n in champion.column_names if n in new]:
         a, b = old[name], new[name]
         if a.kind != b.kind:
-            found.append(
-                {"column": name, "change": "dtype", "detail": f"{a.dtype} -> {b.dtype}"}
-            )
+            found.append({"column": name, "change": "dtype", "detail": f"{a.dtype} -> {b.dtype}"})
         gone, added = _categories(a) - _categories(b), _categories(b) - _categories(a)
         if a.categories is not None and b.categories is not None and gone:
             found.append(

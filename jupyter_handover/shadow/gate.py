@@ -37,10 +37,8 @@ class Thresholds:
             if name == "min_rows":
                 if value < 1:
                     raise ShadowUsageError(f"--min-rows {value}: give at least 1")
-            elif not (0.0 <= value and math.isfinite(value)):
-                raise ShadowUsageError(
-                    f"--{name.replace('_', '-')} {value}: give a number >= 0"
-                )
+            elif not (value >= 0.0 and math.isfinite(value)):
+                raise ShadowUsageError(f"--{name.replace('_', '-')} {value}: give a number >= 0")
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

@@ -42,7 +42,7 @@ def distribution_png(runs: dict[str, ModelRun], kind: str, path: Path) -> Path:
         if numeric and len(keys) > 20:
             edges = np.histogram_bin_edges(np.concatenate(every), bins=40)
             for role, (values, _) in drawn.items():
-                ax.hist(values, bins=edges, alpha=0.5, label=role, color=_COLOURS[role])
+                ax.hist(values, bins=list(edges), alpha=0.5, label=role, color=_COLOURS[role])
         else:
             for role, (values, _) in drawn.items():
                 found = dict(zip(*np.unique(values.astype(str), return_counts=True), strict=True))

@@ -18,27 +18,32 @@ as ``single_seconds`` allow) are also sent one at a time through the whole path 
 request takes (contract check, coercion, predict); p50/p99 are of those single-row calls.
 """
 
+from __future__ import annotations
+
 import importlib.util
 import json
 import platform
 import sys
 import time
 import traceback
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 
-def _load_chunk(path):
+def _load_chunk(path: str) -> Any:
     spec = importlib.util.spec_from_file_location("_handover_shadow_chunk", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def _reject_columns(contract, inputs):
+def _reject_columns(contract: Any, inputs: pd.DataFrame) -> dict[int, set[str]]:
     """Per row, the columns whose check failed (errors only; warnings do not reject)."""
-    columns = {}
+    columns: dict[int, set[str]] = {}
     for v in contract.validate(inputs):
         if v.severity != "error":
             continue
@@ -50,16 +55,25 @@ def _reject_columns(contract, inputs):
     return columns
 
 
-def _error(errors, stage, exc, rows):
+def _error(errors: list[dict[str, Any]], stage: str, exc: Exception, rows: int) -> None:
     if len(errors) < 20:
         errors.append(
             {"stage": stage, "rows": rows, "type": type(exc).__name__, "message": str(exc)[:500]}
         )
 
 
-def _predict_batches(chunk, model, frame, good, proba, batch_rows, result):
+def _predict_batches(
+    chunk: Any,
+    model: Any,
+    frame: pd.DataFrame,
+    good: np.ndarray,
+    proba: bool,
+    batch_rows: int,
+    result: dict[str, Any],
+) -> pd.DataFrame | None:
     """Predictions of the accepted rows (positions ``good``), ``batch_rows`` at a time."""
-    parts, seconds, failed = [], 0.0, 0
+    parts: list[pd.DataFrame] = []
+    seconds, failed = 0.0, 0
     for start in range(0, len(good), batch_rows):
         rows = good[start : start + batch_rows]
         t = time.perf_counter()
@@ -76,10 +90,18 @@ def _predict_batches(chunk, model, frame, good, proba, batch_rows, result):
     return pd.concat(parts) if parts else None
 
 
-def _single_calls(chunk, model, frame, good, proba, sample, budget):
+def _single_calls(
+    chunk: Any,
+    model: Any,
+    frame: pd.DataFrame,
+    good: np.ndarray,
+    proba: bool,
+    sample: int,
+    budget: float,
+) -> list[float]:
     """Milliseconds of one-row calls (contract check, coercion and predict, like a request):
     the first ``sample`` accepted rows, or as many as ``budget`` seconds allow."""
-    latencies = []
+    latencies: list[float] = []
     stop = time.perf_counter() + budget
     for row in good[:sample]:
         if time.perf_counter() > stop:
@@ -96,7 +118,9 @@ def _single_calls(chunk, model, frame, good, proba, sample, budget):
     return latencies
 
 
-def _score(chunk, model, frame, options, result):
+def _score(
+    chunk: Any, model: Any, frame: pd.DataFrame, options: dict[str, Any], result: dict[str, Any]
+) -> pd.DataFrame:
     names = model.contract.column_names
     missing = [c for c in names if c not in frame.columns]
     result["missing_columns"] = missing
@@ -110,7 +134,7 @@ def _score(chunk, model, frame, options, result):
     if options.get("text"):
         inputs = chunk.numbers_back(inputs, model.contract)
     bad = _reject_columns(model.contract, inputs)
-    by_column = {}
+    by_column: dict[str, int] = {}
     for cols in bad.values():
         for c in cols:
             by_column[c] = by_column.get(c, 0) + 1
@@ -132,10 +156,14 @@ def _score(chunk, model, frame, options, result):
     return out
 
 
-def main(argv):
+def main(argv: list[str]) -> None:
     handover_dir, chunk_path, inputs_path, out_dir, options_json = argv[1:6]
     options = json.loads(options_json)
-    result = {"python": platform.python_version(), "errors": [], "latency_ms": []}
+    result: dict[str, Any] = {
+        "python": platform.python_version(),
+        "errors": [],
+        "latency_ms": [],
+    }
     stage = "import"
     try:
         sys.path.insert(0, handover_dir)

@@ -59,25 +59,43 @@ def add_parsers(sub: Any) -> None:
         help="run a candidate beside the current model on the same rows; gate on the change",
     )
     p.add_argument("candidate", help="artifact folder, runs:/..., models:/NAME/VERSION or @ALIAS")
-    p.add_argument("--against", required=True, help="the model to compare with, e.g. "
-                   "models:/NAME@champion")
-    p.add_argument("--traffic", nargs="+", metavar="PATH",
-                   help="captured traffic (files or folders written by serve --capture)")
+    p.add_argument(
+        "--against", required=True, help="the model to compare with, e.g. models:/NAME@champion"
+    )
+    p.add_argument(
+        "--traffic",
+        nargs="+",
+        metavar="PATH",
+        help="captured traffic (files or folders written by serve --capture)",
+    )
     p.add_argument("--data", metavar="PATH", help="a .csv or .parquet file of input rows")
-    p.add_argument("--synthetic", type=int, metavar="N",
-                   help="N rows drawn from the champion's contract baseline")
+    p.add_argument(
+        "--synthetic",
+        type=int,
+        metavar="N",
+        help="N rows drawn from the champion's contract baseline",
+    )
     p.add_argument("--seed", type=int, default=0, help="seed of --synthetic (default 0)")
-    p.add_argument("--max-flip-rate", type=float,
-                   help="upper 95%% bound of the label flip rate (default 0.05)")
-    p.add_argument("--max-prob-mad", type=float,
-                   help="mean absolute difference of probabilities (default 0.05)")
-    p.add_argument("--max-output-psi", type=float,
-                   help="PSI of a regressor's outputs (default 0.1)")
-    p.add_argument("--max-new-rejects", type=float,
-                   help="upper 95%% bound of the share of rows the champion accepts and the "
-                   "candidate rejects (default 0.01)")
-    p.add_argument("--min-rows", type=int, help="rows compared below which the gate fails "
-                   "(default 200)")
+    p.add_argument(
+        "--max-flip-rate", type=float, help="upper 95%% bound of the label flip rate (default 0.05)"
+    )
+    p.add_argument(
+        "--max-prob-mad",
+        type=float,
+        help="mean absolute difference of probabilities (default 0.05)",
+    )
+    p.add_argument(
+        "--max-output-psi", type=float, help="PSI of a regressor's outputs (default 0.1)"
+    )
+    p.add_argument(
+        "--max-new-rejects",
+        type=float,
+        help="upper 95%% bound of the share of rows the champion accepts and the "
+        "candidate rejects (default 0.01)",
+    )
+    p.add_argument(
+        "--min-rows", type=int, help="rows compared below which the gate fails (default 200)"
+    )
     p.add_argument("--json", action="store_true", help="print the report as JSON")
     p.add_argument("--no-log", action="store_true", help="do not log to the candidate's run")
     p.add_argument("--tracking-uri", help="MLflow tracking URI (default: MLFLOW_TRACKING_URI)")
