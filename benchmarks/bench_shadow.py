@@ -95,6 +95,8 @@ def run(work: Path, n: int, repeat: int) -> None:
     env = {
         **os.environ,
         "MLFLOW_ENV_ROOT": str(work / "mlenv"),
+        # MLflow looks for uv on PATH; the venv's own uv is the one shadow uses too
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
         "MLFLOW_DISABLE_TELEMETRY": "true",
         "DO_NOT_TRACK": "1",
     }

@@ -124,7 +124,11 @@ def model_summary(run: ModelRun, n: int) -> dict[str, Any]:
         "python": run.result.get("python"),
         "latency": latency_summary(run.result.get("latency_ms") or []),
         "batch_rows_per_second": round(rows / seconds, 1) if seconds > 0 else None,
-        "load_seconds": run.result.get("load_seconds"),
+        "seconds": {
+            key: round(float(run.result[f"{key}_seconds"]), 3)
+            for key in ("read", "load", "validate", "single")
+            if f"{key}_seconds" in run.result
+        },
         "worker_seconds": round(run.seconds, 3),
         "failed_rows": int(batch.get("failed") or 0),
         "errors": errors,

@@ -4,6 +4,7 @@ clean environment, and judge how far the candidate's outputs move."""
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -91,6 +92,24 @@ def _build_report(
     return report
 
 
+def _phases(clock: dict[str, float]) -> dict[str, float]:
+    """Seconds of each phase (inputs include downloading the models), and the total."""
+    names = list(clock)
+    out = {b: round(clock[b] - clock[a], 3) for a, b in zip(names, names[1:], strict=False)}
+    out["report"] = round(time.perf_counter() - clock[names[-1]], 3)
+    out["total"] = round(time.perf_counter() - clock["start"], 3)
+    return out
+
+
+def _log(uri: str, runs: dict[str, ModelRun], report: dict[str, Any], tmp: Path) -> Any:
+    from jupyter_handover.registry.shadow import record_shadow
+    from jupyter_handover.shadow.plot import distribution_png
+
+    png = tmp / "handover_shadow.png"
+    distribution_png(runs, report["kind"], png)
+    return record_shadow(uri, report, png)
+
+
 def run_shadow(
     candidate: str,
     against: str,
@@ -116,16 +135,19 @@ def run_shadow(
         "candidate": {"ref": candidate, "uri": _exact(candidate)},
         "champion": {"ref": against, "uri": _exact(against)},
     }
+    clock = {"start": time.perf_counter()}
     with tempfile.TemporaryDirectory(prefix="handover-shadow-models-") as tmp:
         folders = {role: _handover(r["uri"], Path(tmp), role) for role, r in refs.items()}
         contracts = {role: load_contract(f) for role, f in folders.items()}
         given = shadow_input(
             contracts["champion"], traffic=traffic, data=data, synthetic=synthetic, seed=seed
         )
+        clock["inputs"] = time.perf_counter()
         pythons = {}
         for role, folder in folders.items():
             note(f"{role}: environment of its own lock")
             pythons[role] = shadow_python(folder, cache_dir, note)
+        clock["environments"] = time.perf_counter()
         note(f"running both models on {len(given.frame)} rows")
         options = {
             "text": given.text,
@@ -136,14 +158,11 @@ def run_shadow(
         runs = run_models(
             {role: (pythons[role], folders[role]) for role in folders}, given.frame, options
         )
+        clock["models"] = time.perf_counter()
         differences = contract_differences(contracts["champion"], contracts["candidate"])
         report = _build_report(refs, given, runs, differences, limits)
+        report["seconds"] = _phases(clock)
         result = ShadowResult(report, outputs={r: runs[r].outputs for r in runs})
         if log and is_mlflow_uri(refs["candidate"]["uri"]):
-            from jupyter_handover.registry.shadow import record_shadow
-            from jupyter_handover.shadow.plot import distribution_png
-
-            png = Path(tmp) / "handover_shadow.png"
-            distribution_png(runs, report["kind"], png)
-            result.logged = record_shadow(refs["candidate"]["uri"], report, png)
+            result.logged = _log(refs["candidate"]["uri"], runs, report, Path(tmp))
     return result

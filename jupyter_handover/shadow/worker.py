@@ -133,7 +133,9 @@ def _score(
     inputs = frame[names].copy()
     if options.get("text"):
         inputs = chunk.numbers_back(inputs, model.contract)
+    t = time.perf_counter()
     bad = _reject_columns(model.contract, inputs)
+    result["validate_seconds"] = time.perf_counter() - t
     by_column: dict[str, int] = {}
     for cols in bad.values():
         for c in cols:
@@ -150,13 +152,16 @@ def _score(
         out = out.join(scored)
         pcols = [c for c in scored.columns if c.startswith(chunk.PROBA_PREFIX)]
         result["classes"] = [c[len(chunk.PROBA_PREFIX) :] for c in pcols]
+    t = time.perf_counter()
     result["latency_ms"] = _single_calls(
         chunk, model, inputs, good, proba, options["single_rows"], options["single_seconds"]
     )
+    result["single_seconds"] = time.perf_counter() - t
     return out
 
 
 def main(argv: list[str]) -> None:
+    started = time.perf_counter()
     handover_dir, chunk_path, inputs_path, out_dir, options_json = argv[1:6]
     options = json.loads(options_json)
     result: dict[str, Any] = {
@@ -170,6 +175,7 @@ def main(argv: list[str]) -> None:
         chunk = _load_chunk(chunk_path)
         frame = pd.read_parquet(inputs_path)
         stage = "load"
+        result["read_seconds"] = time.perf_counter() - started
         t = time.perf_counter()
         model = chunk.load_model(handover_dir)
         result["load_seconds"] = time.perf_counter() - t
