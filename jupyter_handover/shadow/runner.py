@@ -26,7 +26,7 @@ DEFAULT_BATCH_ROWS = 2000
 #: Rows also sent one at a time, for the p50/p99 of a single call.
 DEFAULT_SINGLE_ROWS = 200
 #: At most this long (seconds) per model on the single-row calls.
-DEFAULT_SINGLE_SECONDS = 2.0
+DEFAULT_SINGLE_SECONDS = 1.0
 
 
 @dataclass
