@@ -259,6 +259,8 @@ def test_logged_to_the_candidates_run_and_version(
     assert cli_main(["inspect", second.model_uri]) == 0
     shown = capsys.readouterr().out
     assert f"shadow:    failed against models:/{name}/{first.version}" in shown
+    assert cli_main(["inspect", second.model_uri, "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["shadow"].startswith("failed against")
     assert cli_main(["shadow", first.model_uri, "--against", second.model_uri,
                      "--synthetic", "300", "--no-log"]) in (0, 1)  # fmt: skip
     capsys.readouterr()

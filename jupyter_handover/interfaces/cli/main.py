@@ -179,6 +179,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
                     "metadata": meta,
                     "contract": art.contract.to_dict(),
                     "environment": {k: v for k, v in art.environment.items() if k != "packages"},
+                    "shadow": _shadowed(args.model),
                 },
                 indent=2,
                 default=str,
