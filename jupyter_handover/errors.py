@@ -43,6 +43,10 @@ __all__ = [
     "ReplayError",
     "RollbackRefusedError",
     "ShadowRequiredError",
+    "ShadowEnvironmentError",
+    "ShadowError",
+    "ShadowInputError",
+    "ShadowUsageError",
     "TrackingError",
     "VerificationError",
     "VerificationFailedError",
@@ -224,3 +228,29 @@ class RollbackRefusedError(HandoverError):
     """``rollback``: no former holder of the alias is verified, so the alias stays where it is."""
 
     http_status: ClassVar[int] = 409
+
+
+# --------------------------------------------------------------------------- shadow
+
+
+class ShadowError(HandoverError):
+    """``jupyter handover shadow`` could not compare the two models (a failed gate is not an
+    error: the report says why and the command exits 1)."""
+
+
+class ShadowUsageError(ShadowError, HandoverUsageError):
+    """Wrong shadow arguments: no input or several, a threshold out of range."""
+
+    exit_code: ClassVar[int] = 2
+    http_status: ClassVar[int] = 400
+
+
+class ShadowInputError(ShadowUsageError):
+    """The rows to shadow on cannot be read (a missing or unreadable CSV/Parquet file,
+    captured traffic without a single whole record)."""
+
+    http_status: ClassVar[int] = 422
+
+
+class ShadowEnvironmentError(ShadowError):
+    """A model's clean environment could not be built, or its worker could not start."""

@@ -42,6 +42,10 @@ INSTANCES: list[HandoverError] = [
     errors.RollbackRefusedError("boom"),
     errors.OutputNotWritableError("boom"),
     errors.HookError("boom"),
+    errors.ShadowError("boom"),
+    errors.ShadowUsageError("boom"),
+    errors.ShadowInputError("boom"),
+    errors.ShadowEnvironmentError("boom"),
 ]
 
 #: The mapping, written out: class -> (user error, CLI exit code, HTTP status).
@@ -71,6 +75,10 @@ EXPECTED = {
     "RollbackRefusedError": (False, 1, 409),
     "OutputNotWritableError": (True, 2, 422),
     "HookError": (True, 2, 422),
+    "ShadowError": (False, 1, 500),
+    "ShadowUsageError": (True, 2, 400),
+    "ShadowInputError": (True, 2, 422),
+    "ShadowEnvironmentError": (False, 1, 500),
 }
 
 _IDS = [type(e).__name__ for e in INSTANCES]

@@ -149,6 +149,23 @@ def _resources(model: str, meta: dict[str, Any]) -> str:
     return profile_text(profile)
 
 
+def _shadowed(model: str) -> str:
+    """The latest shadow of an MLflow model (its tags): status, against what, when."""
+    from jupyter_handover.registry.refs import is_mlflow_uri
+
+    if not is_mlflow_uri(model):
+        return "not-run (a folder: shadow a models:/ or runs:/ URI to record one)"
+    try:
+        from jupyter_handover.registry.shadow import shadow_state
+
+        state = shadow_state(str(model))
+    except Exception as exc:  # inspect still shows everything else
+        return f"unknown ({exc})"
+    if state is None:
+        return "not-run"
+    return f"{state['status']} against {state['against']} at {state['at']}"
+
+
 def cmd_inspect(args: argparse.Namespace) -> int:
     from jupyter_handover.artifact.build import load_artifact
     from jupyter_handover.interfaces import display as ui
@@ -162,6 +179,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
                     "metadata": meta,
                     "contract": art.contract.to_dict(),
                     "environment": {k: v for k, v in art.environment.items() if k != "packages"},
+                    "shadow": _shadowed(args.model),
                 },
                 indent=2,
                 default=str,
@@ -180,6 +198,7 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     print(f"lock:      {'hashed' if lock.get('hashes') else 'NO HASHES'} ({lock.get('tool')})")
     print(f"verified:  {_verified(args.model, meta)}")
     print(f"resources: {_resources(args.model, meta)}")
+    print(f"shadow:    {_shadowed(args.model)}")
     print("requirements:")
     for name, version in sorted(art.environment.get("used", {}).items()):
         print(f"  {name}=={version}")
@@ -233,6 +252,7 @@ def build_parser() -> argparse.ArgumentParser:
         loadtest,
         release,
         serve,
+        shadow,
         verify,
     )
 
@@ -270,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     log.add_argument("--tracking-uri")
     log.add_argument("--experiment")
     log.set_defaults(func=cmd_log)
-    for module in (env, contract, verify, release, serve, batch, loadtest):
+    for module in (env, contract, verify, release, serve, batch, loadtest, shadow):
         module.add_parsers(sub)
     return parser
 
