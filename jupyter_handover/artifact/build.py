@@ -154,6 +154,7 @@ class _Build:
     hdir: Path = Path()
     model_file: dict[str, Any] = field(default_factory=dict)
     tag: str = "handover"
+    serve: dict[str, str] = field(default_factory=dict)  # serving/registry client only
 
 
 def build_artifact_report(
@@ -228,11 +229,12 @@ def _write_documents(
 ) -> None:
     """handover.json, HANDOVER.md, the Dockerfile, MLflow's files and the manifest."""
     _write_json(b.hdir / "handover.json", meta)
+    model_needs = {k: v for k, v in requirements.items() if k not in b.serve}
     (b.hdir / "HANDOVER.md").write_text(
-        render_handover_md(meta, b.contract, requirements, env_names, lock_message)
+        render_handover_md(meta, b.contract, model_needs, env_names, lock_message, b.serve)
     )
     (b.hdir / "Dockerfile").write_text(render_dockerfile(platform.python_version()))
-    write_mlflow_files(staging, b.contract, sample, requirements, python)
+    write_mlflow_files(staging, b.contract, sample, model_needs, python, b.serve)
     _write_manifest(staging)
 
 
@@ -281,13 +283,16 @@ def _environment_step(
     b: _Build, extra_requirements: dict[str, str] | None
 ) -> tuple[dict[str, str], Any, dict[str, Any], list[str]]:
     env = capture_environment()
-    requirements: dict[str, str] = {
+    model_needs: dict[str, str] = {
         **minimal_requirements(b.model, b.export.code),
-        # the runtime server's own requirements, at the kernel's versions
-        **{k: env.packages[k] for k in ("starlette", "uvicorn", "httptools") if k in env.packages},
         **({"cloudpickle": env.packages["cloudpickle"]} if _needs_cloudpickle(b, env) else {}),
-        **(extra_requirements or {}),
     }
+    # the runtime server's own requirements at the kernel's versions, and the registry
+    # client's (``extra_requirements``): in the lock, not in MLflow's requirements.txt
+    serve = {k: env.packages[k] for k in ("starlette", "uvicorn", "httptools") if k in env.packages}
+    serve.update(extra_requirements or {})
+    b.serve = {k: v for k, v in serve.items() if k not in model_needs}
+    requirements = {**model_needs, **b.serve}
     env_names = env_var_names(b.export.code)
     env_dict = env.to_dict()
     env_dict["used"] = dict(sorted(requirements.items()))
