@@ -287,9 +287,9 @@ def _environment_step(
         **minimal_requirements(b.model, b.export.code),
         **({"cloudpickle": env.packages["cloudpickle"]} if _needs_cloudpickle(b, env) else {}),
     }
-    # the runtime server's own requirements at the kernel's versions, and the registry
-    # client's (``extra_requirements``): in the lock, not in MLflow's requirements.txt
-    serve = {k: env.packages[k] for k in ("starlette", "uvicorn", "httptools") if k in env.packages}
+    # the server's and registry client's (extra_requirements) pins: the lock, not requirements.txt
+    server = ("starlette", "uvicorn", "httptools")
+    serve: dict[str, str] = {k: env.packages[k] for k in server if k in env.packages}
     serve.update(extra_requirements or {})
     b.serve = {k: v for k, v in serve.items() if k not in model_needs}
     requirements = {**model_needs, **b.serve}
