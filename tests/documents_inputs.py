@@ -52,5 +52,6 @@ def meta(profile: bool) -> dict[str, Any]:
 
 
 REQUIREMENTS = {"scikit-learn": "1.5.2", "pandas": "2.2.3", "numpy": "2.1.3"}
+SERVE_REQUIREMENTS = {"uvicorn": "0.34.0", "starlette": "0.46.1"}
 ENV_VARS = ["API_TOKEN", "REGION"]
 LOCK_MESSAGE = "hashed lock by uv: 12 pins in 2.5 s"

@@ -25,6 +25,7 @@ EXPECTED = {
     "handover/environment.json",
     "handover/requirements.in",
     "handover/requirements.lock",
+    "handover/requirements-serve.txt",
     "handover/examples.json",
     "handover/HANDOVER.md",
     "handover/Dockerfile",
@@ -66,6 +67,44 @@ def test_layout_manifest_and_metadata(tmp_path: Path, trained_ns: dict) -> None:
     assert examples["inputs"]["columns"] == ["a", "b", "color"]
     assert "preprocess" in (path / "handover/inference.py").read_text()
     assert not list((tmp_path / "out").glob(".*"))  # no staging folder left
+
+
+SERVE_ONLY = {"starlette", "uvicorn", "httptools", "sqlalchemy", "alembic"}
+
+
+def _pins(path: Path) -> dict[str, str]:
+    lines = [ln.split(" ")[0] for ln in path.read_text().splitlines() if "==" in ln]
+    return dict(ln.split("==", 1) for ln in lines if not ln.startswith("#"))
+
+
+def test_model_requirements_apart_from_serving_ones(tmp_path: Path, trained_ns: dict) -> None:
+    """requirements.txt (what mlflow.pyfunc and spark_udf install and check) holds what
+    the model needs; the server's and registry client's pins are in requirements-serve.txt;
+    requirements.in (the lock's input) covers both."""
+    import mlflow.pyfunc
+
+    from jupyter_handover.registry.tracking import registry_client_requirements
+
+    nb = write_notebook(tmp_path / "small.ipynb")
+    extras = registry_client_requirements(f"sqlite:///{tmp_path / 'mlflow.db'}")
+    assert set(extras) == {"sqlalchemy", "alembic"}
+    path = build_artifact(
+        trained_ns["model"],
+        trained_ns["X_train"],
+        nb,
+        tmp_path / "out",
+        lock=False,
+        extra_requirements=extras,
+    )
+    model = _pins(Path(mlflow.pyfunc.get_model_dependencies(str(path))))
+    assert {"scikit-learn", "pandas", "numpy", "mlflow-skinny"} <= set(model)
+    assert not SERVE_ONLY & set(model)
+    serve = _pins(path / "handover/requirements-serve.txt")
+    assert {"starlette", "uvicorn", "sqlalchemy", "alembic"} <= set(serve) <= SERVE_ONLY
+    assert _pins(path / "handover/requirements.in") == {**model, **serve}
+    assert "-r requirements.txt" in (path / "python_env.yaml").read_text()
+    handover_md = (path / "handover/HANDOVER.md").read_text()
+    assert "`alembic==" in handover_md and "requirements-serve.txt" in handover_md
 
 
 def test_load_artifact_predicts_like_the_notebook(small_artifact: BuiltArtifact) -> None:

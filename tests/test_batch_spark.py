@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -128,12 +129,27 @@ def test_no_java_says_why(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> No
     assert 'is version "1.8' in str(java_problem())
 
 
+SERVE_ONLY = ("starlette", "uvicorn", "httptools", "sqlalchemy", "alembic")
+
+
 def _udf_predictions(built: tuple[Path, dict[str, Any]], spark: Any, frame: pd.DataFrame) -> Any:
+    """spark_udf's predictions; MLflow's requirement check names no serving package."""
     import mlflow.pyfunc
 
     artifact, _ = built
     df = spark.createDataFrame(frame.astype({"calls": "int64", "tenure": "Int64"}))
-    udf = mlflow.pyfunc.spark_udf(spark, str(artifact), env_manager="local", result_type="long")
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append  # type: ignore[method-assign]
+    logging.getLogger("mlflow").addHandler(handler)
+    try:
+        udf = mlflow.pyfunc.spark_udf(spark, str(artifact), env_manager="local", result_type="long")
+    finally:
+        logging.getLogger("mlflow").removeHandler(handler)
+    warned = " ".join(r.getMessage() for r in records)
+    assert not [name for name in SERVE_ONLY if name in warned], warned
+    checked = Path(mlflow.pyfunc.get_model_dependencies(str(artifact))).read_text()
+    assert "scikit-learn==" in checked and not [n for n in SERVE_ONLY if f"{n}==" in checked]
     columns = [c for c in frame.columns if c != "id"]
     return df.withColumn("p", udf(*columns)).select("id", "p").toPandas().sort_values("id")
 

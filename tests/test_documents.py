@@ -6,7 +6,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from documents_inputs import ENV_VARS, LOCK_MESSAGE, REQUIREMENTS, contract, meta
+from documents_inputs import (
+    ENV_VARS,
+    LOCK_MESSAGE,
+    REQUIREMENTS,
+    SERVE_REQUIREMENTS,
+    contract,
+    meta,
+)
 
 import jupyter_handover.artifact
 from jupyter_handover.artifact.documents import render_dockerfile, render_handover_md
@@ -18,13 +25,16 @@ TEMPLATES = Path(jupyter_handover.artifact.__file__).parent / "templates"
 @pytest.mark.parametrize(
     "golden, args",
     [
-        ("HANDOVER-profile.md", (meta(True), REQUIREMENTS, ENV_VARS, LOCK_MESSAGE)),
-        ("HANDOVER-defaults.md", (meta(False), {}, [], "exact pins, NO HASHES")),
+        (
+            "HANDOVER-profile.md",
+            (meta(True), REQUIREMENTS, ENV_VARS, LOCK_MESSAGE, SERVE_REQUIREMENTS),
+        ),
+        ("HANDOVER-defaults.md", (meta(False), {}, [], "exact pins, NO HASHES", None)),
     ],
 )
 def test_handover_md_is_unchanged(golden: str, args: tuple) -> None:
-    meta_, requirements, env_vars, lock_message = args
-    text = render_handover_md(meta_, contract(), requirements, env_vars, lock_message)
+    meta_, requirements, env_vars, lock_message, serve = args
+    text = render_handover_md(meta_, contract(), requirements, env_vars, lock_message, serve)
     assert text == (GOLDEN / golden).read_text()
 
 

@@ -20,7 +20,7 @@ import nbformat
 import pandas as pd
 
 from jupyter_handover import __version__
-from jupyter_handover.artifact.deploy import deploy_files
+from jupyter_handover.artifact.deploy import write_deploy
 from jupyter_handover.artifact.documents import render_dockerfile, render_handover_md
 from jupyter_handover.artifact.failures import hook_failure_text, hook_message
 from jupyter_handover.artifact.files import (
@@ -155,6 +155,7 @@ class _Build:
     hdir: Path = Path()
     model_file: dict[str, Any] = field(default_factory=dict)
     tag: str = "handover"
+    serve: dict[str, str] = field(default_factory=dict)  # serving/registry client only
 
 
 def build_artifact_report(
@@ -229,14 +230,13 @@ def _write_documents(
 ) -> None:
     """handover.json, HANDOVER.md, the Dockerfile, deploy/, MLflow's files and the manifest."""
     _write_json(b.hdir / "handover.json", meta)
+    model_needs = {k: v for k, v in requirements.items() if k not in b.serve}
     (b.hdir / "HANDOVER.md").write_text(
-        render_handover_md(meta, b.contract, requirements, env_names, lock_message)
+        render_handover_md(meta, b.contract, model_needs, env_names, lock_message, b.serve)
     )
     (b.hdir / "Dockerfile").write_text(render_dockerfile(platform.python_version()))
-    (b.hdir / "deploy").mkdir(exist_ok=True)
-    for name, text in deploy_files(meta).items():
-        (b.hdir / "deploy" / name).write_text(text)
-    write_mlflow_files(staging, b.contract, sample, requirements, python)
+    write_deploy(b.hdir, meta)
+    write_mlflow_files(staging, b.contract, sample, model_needs, python, b.serve)
     _write_manifest(staging)
 
 
@@ -285,13 +285,16 @@ def _environment_step(
     b: _Build, extra_requirements: dict[str, str] | None
 ) -> tuple[dict[str, str], Any, dict[str, Any], list[str]]:
     env = capture_environment()
-    requirements: dict[str, str] = {
+    model_needs: dict[str, str] = {
         **minimal_requirements(b.model, b.export.code),
-        # the runtime server's own requirements, at the kernel's versions
-        **{k: env.packages[k] for k in ("starlette", "uvicorn", "httptools") if k in env.packages},
         **({"cloudpickle": env.packages["cloudpickle"]} if _needs_cloudpickle(b, env) else {}),
-        **(extra_requirements or {}),
     }
+    # the server's and registry client's (extra_requirements) pins: the lock, not requirements.txt
+    server = ("starlette", "uvicorn", "httptools")
+    serve: dict[str, str] = {k: env.packages[k] for k in server if k in env.packages}
+    serve.update(extra_requirements or {})
+    b.serve = {k: v for k, v in serve.items() if k not in model_needs}
+    requirements = {**model_needs, **b.serve}
     env_names = env_var_names(b.export.code)
     env_dict = env.to_dict()
     env_dict["used"] = dict(sorted(requirements.items()))

@@ -9,6 +9,7 @@ says); requests and limits come from the resource profile, as in HANDOVER.md.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from jupyter_handover.artifact.documents import _k8s_name, _sizing
@@ -242,3 +243,10 @@ def deploy_files(meta: dict[str, Any]) -> dict[str, str]:
         "prometheus-rules.yaml": _yaml(prometheus_rule(k8s, sizing)),
         "grafana-dashboard.json": json.dumps(dashboard(k8s), indent=2) + "\n",
     }
+
+
+def write_deploy(hdir: Path, meta: dict[str, Any]) -> None:
+    """Write :func:`deploy_files` into ``hdir/deploy/``."""
+    (hdir / "deploy").mkdir(exist_ok=True)
+    for name, text in deploy_files(meta).items():
+        (hdir / "deploy" / name).write_text(text)

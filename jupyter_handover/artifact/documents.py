@@ -43,8 +43,10 @@ def render_handover_md(
     requirements: dict[str, str],
     env_var_names: list[str],
     lock_message: str,
+    serve_requirements: dict[str, str] | None = None,
 ) -> str:
-    """The human handover document for engineering (``templates/HANDOVER.md.j2``)."""
+    """The human handover document for engineering (``templates/HANDOVER.md.j2``);
+    ``requirements`` are the model's own, ``serve_requirements`` the serving extras."""
     k8s = _k8s_name(meta["name"])
     return _render(
         "HANDOVER.md.j2",
@@ -57,6 +59,7 @@ def render_handover_md(
         ],
         output=contract.output or {},
         requirements=sorted(requirements.items()),
+        serve_requirements=sorted((serve_requirements or {}).items()),
         env_var_names=env_var_names,
         lock_message=lock_message,
         k8s=k8s,

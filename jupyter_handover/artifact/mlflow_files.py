@@ -1,5 +1,6 @@
 """MLflow's own files of an artifact: MLmodel (pyfunc flavour, signature, input example),
-requirements.txt, python_env.yaml and conda.yaml.
+requirements.txt, python_env.yaml and conda.yaml (the model's own requirements), and
+``handover/requirements-serve.txt`` (what only the runtime server and registry client need).
 
 The input example follows the signature as MLflow's own flavours save it: a frame model's
 in ``dataframe_split`` form, an array model's as ``{"inputs": [[...], ...]}`` (tf-serving,
@@ -20,7 +21,10 @@ from jupyter_handover.artifact.files import HANDOVER_DIR, _write_json
 from jupyter_handover.contract.infer import DataContract
 from jupyter_handover.runtime.contract.inputs import is_tensor
 
-__all__ = ["split_payload", "write_mlflow_files"]
+__all__ = ["SERVE_REQUIREMENTS", "split_payload", "write_mlflow_files"]
+
+#: The serving and registry client extras, beside the lock in ``handover/``.
+SERVE_REQUIREMENTS = "requirements-serve.txt"
 
 
 def split_payload(frame: pd.DataFrame) -> dict[str, Any]:
@@ -71,14 +75,22 @@ def write_mlflow_files(
     sample: pd.DataFrame,
     requirements: dict[str, str],
     python: str,
+    serve: dict[str, str] | None = None,
 ) -> None:
     """MLflow's own files: MLmodel (pyfunc flavor), requirements.txt, python_env.yaml,
-    conda.yaml, examples."""
+    conda.yaml, examples; and ``handover/requirements-serve.txt``.
+
+    ``requirements`` are what the model needs to load and predict (what ``mlflow.pyfunc``
+    and ``spark_udf`` install and check); ``serve`` what only the runtime server and the
+    registry client need. ``handover/requirements.lock`` covers both.
+    """
     from mlflow.models import Model
     from mlflow.pyfunc import add_to_model
 
-    (root / "requirements.txt").write_text(
-        "".join(f"{k}=={v}\n" for k, v in sorted(requirements.items()))
+    (root / "requirements.txt").write_text(_pins(requirements))
+    (root / HANDOVER_DIR / SERVE_REQUIREMENTS).write_text(
+        "# Serving (runtime server) and registry client extras; requirements.lock covers\n"
+        "# them and requirements.txt (the model's own needs).\n" + _pins(serve or {})
     )
     (root / "python_env.yaml").write_text(
         f"python: {python}\nbuild_dependencies:\n- pip\n- setuptools\n- wheel\n"
@@ -100,3 +112,7 @@ def write_mlflow_files(
         python_env="python_env.yaml",
     )
     mlmodel.save(str(root / "MLmodel"))
+
+
+def _pins(requirements: dict[str, str]) -> str:
+    return "".join(f"{k}=={v}\n" for k, v in sorted(requirements.items()))

@@ -191,10 +191,18 @@ def empty_template(dtypes: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
 
 
-def partition_scorer(handover_dir: str, proba: bool, dtypes: dict[str, str], text: bool) -> Any:
+def partition_scorer(
+    handover_dir: str,
+    proba: bool,
+    dtypes: dict[str, str],
+    text: bool,
+    keep: Sequence[str] | None = None,
+) -> Any:
     """The ``mapInPandas`` function of the Spark engine: every input column, the prediction
     columns (null for rejected rows) and :data:`REJECT_COLUMN` (null for scored rows).
-    ``text``: the input came from CSV (see :func:`numbers_back`)."""
+    ``text``: the input came from CSV (see :func:`numbers_back`). ``keep``: the input
+    columns scored rows carry (the others null, so they cost nothing on the way back to
+    the JVM); rejected rows always carry every column. None: all."""
 
     def score(batches: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         model = load_model(_locate(handover_dir))
@@ -206,7 +214,10 @@ def partition_scorer(handover_dir: str, proba: bool, dtypes: dict[str, str], tex
             bad, reasons, _, _ = check_chunk(model.contract, inputs)
             good = np.flatnonzero(~bad)
             scored = _score_good(model, inputs, good, proba, template).reset_index(drop=True)
-            out = pd.concat([batch.iloc[good].reset_index(drop=True), scored], axis=1)
+            kept = batch.iloc[good].reset_index(drop=True)
+            for name in [c for c in batch.columns if c not in keep] if keep is not None else []:
+                kept[name] = batch[name].iloc[:0].reindex(kept.index)  # nulls, its dtype
+            out = pd.concat([kept, scored], axis=1)
             out[REJECT_COLUMN] = None
             if reasons:
                 rejects = batch.iloc[np.flatnonzero(bad)].reset_index(drop=True)

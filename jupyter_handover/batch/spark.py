@@ -145,11 +145,18 @@ def _spark_type(dtype: str) -> str:
 
 
 def score_spark(
-    df: Any, model_ref: str | Path, *, proba: bool = False, text_input: bool = False
+    df: Any,
+    model_ref: str | Path,
+    *,
+    proba: bool = False,
+    text_input: bool = False,
+    keep: Sequence[str] | None = None,
 ) -> Any:
     """``df`` scored by the artifact: every column of ``df``, ``prediction`` (and
     ``proba_<class>``), and ``_violations``: null for scored rows; for rows that break the
     contract, their violations (their predictions are null: they were never scored).
+    ``keep``: the columns of ``df`` that scored rows carry (the others are null); rejected
+    rows carry all. Default: all.
 
     The contract is the runtime server's validator, applied per Arrow batch on the
     executors; the model is loaded once per executor Python process. Before returning,
@@ -173,7 +180,7 @@ def score_spark(
     )
     out_schema = StructType(list(df.schema.fields) + list(schema.fields))
     return df.mapInPandas(
-        chunk.partition_scorer(str(folder), proba, dtypes, text_input), out_schema
+        chunk.partition_scorer(str(folder), proba, dtypes, text_input, keep), out_schema
     )
 
 
@@ -260,7 +267,8 @@ def _write(
         df = spark.read.parquet(*paths)
     else:
         df = spark.read.csv(paths, header=True, inferSchema=True)
-    scored = score_spark(df, folder.parent, proba=proba, text_input=source.format == "csv")
+    text = source.format == "csv"
+    scored = score_spark(df, folder.parent, proba=proba, text_input=text, keep=keep)
     scored = scored.persist(StorageLevel.MEMORY_AND_DISK)
     try:
         outputs = [c for c in scored.columns if c not in df.columns and c != chunk.REJECT_COLUMN]
