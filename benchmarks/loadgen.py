@@ -162,16 +162,24 @@ async def open_loop(
     latencies: list[float] = []
     codes: dict[str, int] = {}
 
+    def count(code: str) -> None:
+        codes[code] = codes.get(code, 0) + 1
+
     async def one(scheduled: float) -> None:
         try:
             conn = await pool.get()
+        except OSError as exc:  # the pool already gave its slot back
+            count(type(exc).__name__)
+            return
+        try:
             status, close = await exchange(*conn, request)
         except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-            codes[type(exc).__name__] = codes.get(type(exc).__name__, 0) + 1
+            count(type(exc).__name__)
+            conn[1].close()
             await pool.drop()
             return
         latencies.append(time.perf_counter() - scheduled)
-        codes[str(status)] = codes.get(str(status), 0) + 1
+        count(str(status))
         if close:
             conn[1].close()
             await pool.drop()
