@@ -80,7 +80,7 @@ def server(
     port = free_port()
     url = f"http://127.0.0.1:{port}{path}"
     cmd = [c.replace("{port}", str(port)) for c in cmd]
-    log = (cwd / f"{name}.log").open("wb")
+    log = (body.parent / f"{name}.log").open("wb")  # next to the bodies: not in handover/
     start = time.monotonic()
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     env.update(extra_env or {})
