@@ -8,8 +8,8 @@ Builds the small notebook's artifact (a scikit-learn pipeline), then for each se
 (never two under load at once; one worker each, 127.0.0.1) drives it with
 ``benchmarks/loadgen.py`` in a separate process, bounded in count and time: single-row
 requests in a closed loop at concurrency 1 and 16, then the open loop (Poisson arrivals,
-latency from the scheduled send time) at rates stepped up by 1.25x until the p99 passes
-the budget: the highest rate within it is the server's capacity.
+latency from the scheduled send time) at stepped rates (doubled until a 3 s step breaks
+the p99 budget, then bisected to 10%): the highest rate within it is the server's capacity.
 
 BentoML (``_bento_service.py``: ``@bentoml.api(batchable=True)`` around the artifact's
 ``preprocess`` and the joblib model) runs from its own venv, ``.bench-venv`` at the

@@ -216,26 +216,37 @@ async def open_loop(
 
 
 async def find_max(
-    url: str, body: bytes, p99_ms: float, step_seconds: float, first: float, factor: float
+    url: str, body: bytes, p99_ms: float, step_seconds: float, first: float, precision: float
 ) -> dict[str, Any]:
-    """Step the open-loop rate up by ``factor`` from ``first`` until a step misses the
-    budget: p99 over ``p99_ms`` or over 1% errors (a missing step is run once more, since
-    a shared machine has hiccups). Returns every
-    step and ``max_rate``, the highest rate that kept the budget (0 if none did)."""
+    """The highest open-loop rate whose step keeps the budget: p99 within ``p99_ms`` and at
+    most 1% errors (a missing step is run once more: a shared machine has hiccups).
+
+    From ``first`` the rate doubles until a step misses (or halves until one keeps it),
+    then the gap is bisected (geometric mean) until the rates differ by less than the
+    factor ``precision``. Returns ``max_rate`` (0 if not even 1/s kept it) and every step.
+    """
     steps: list[dict[str, Any]] = []
-    best = 0.0
-    rate = first
-    while True:
+
+    async def keeps(rate: float) -> bool:
         for _attempt in range(2):
-            step = await open_loop(url, body, rate, step_seconds)
-            steps.append(step)
-            if _within(step, p99_ms):
-                break
-        if not _within(steps[-1], p99_ms):
-            break
-        best = rate
-        rate = round(rate * factor, 1)
-    return {"max_rate": best, "p99_budget_ms": p99_ms, "steps": steps}
+            steps.append(await open_loop(url, body, rate, step_seconds))
+            if _within(steps[-1], p99_ms):
+                return True
+        return False
+
+    low, high = 0.0, first
+    if await keeps(first):
+        low, high = first, first * 2
+        while high < 100_000 and await keeps(high):
+            low, high = high, high * 2
+    else:
+        while high > 1 and not await keeps(high / 2):
+            high /= 2
+        low = high / 2 if high > 1 else 0.0
+    while low > 0 and high / low > precision:
+        middle = round((low * high) ** 0.5, 1)
+        low, high = (middle, high) if await keeps(middle) else (low, middle)
+    return {"max_rate": round(low, 1), "p99_budget_ms": p99_ms, "steps": steps}
 
 
 def _within(step: dict[str, Any], p99_ms: float) -> bool:
@@ -275,7 +286,7 @@ def main() -> None:
     parser.add_argument("--p99", type=float, default=50.0, help="--find-max budget, ms")
     parser.add_argument("--step-seconds", type=float, default=3.0)
     parser.add_argument("--first-rate", type=float, default=50.0)
-    parser.add_argument("--factor", type=float, default=1.25, help="rate step factor")
+    parser.add_argument("--precision", type=float, default=1.1, help="rate factor found")
     args = parser.parse_args()
     if args.slices:
         slices()
@@ -286,7 +297,7 @@ def main() -> None:
         body = fh.read()
     if args.find_max:
         summary = asyncio.run(
-            find_max(args.url, body, args.p99, args.step_seconds, args.first_rate, args.factor)
+            find_max(args.url, body, args.p99, args.step_seconds, args.first_rate, args.precision)
         )
     elif args.rate:
         summary = asyncio.run(open_loop(args.url, body, args.rate, args.seconds))
