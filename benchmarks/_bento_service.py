@@ -33,7 +33,7 @@ def _inference() -> Any:
     return module
 
 
-@bentoml.service(workers=1)  # type: ignore[misc,unused-ignore]
+@bentoml.service(workers=1)  # type: ignore[untyped-decorator,unused-ignore]
 class HandoverBento:
     """The joblib model behind one batchable endpoint."""
 
@@ -41,7 +41,7 @@ class HandoverBento:
         self.model = joblib.load(_DIR / "model.joblib")
         self.inference = _inference()
 
-    @bentoml.api(batchable=True)  # type: ignore[misc,unused-ignore]
+    @bentoml.api(batchable=True)  # type: ignore[untyped-decorator,unused-ignore]
     def predict(self, rows: list[dict[str, Any]]) -> list[Any]:
         """One prediction per row (a JSON record)."""
         frame = pd.DataFrame.from_records(rows)

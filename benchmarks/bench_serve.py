@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import statistics
 import sys
@@ -156,9 +157,12 @@ def _table(sides: dict[str, dict[str, Any]]) -> None:
 
 
 def _checks(ours: dict[str, Any], bento: dict[str, Any], c1: dict[str, Any]) -> list[Check]:
-    theirs_max = max(bento["open"]["max_rate"], 1e-9)
+    theirs_max = bento["open"]["max_rate"]  # 0: no rate kept the budget
+    most = (
+        ours["open"]["max_rate"] / theirs_max if theirs_max else math.inf * ours["open"]["max_rate"]
+    )
     return [
-        ("max rate in p99 budget vs BentoML", ours["open"]["max_rate"] / theirs_max, ">= 4", 4),
+        ("max rate in p99 budget vs BentoML", most, ">= 4", 4),
         ("c=16 p99 vs BentoML", ours["c16"]["p99_ms"] / bento["c16"]["p99_ms"], "<= 0.25", 0.25),
         ("c=1 p50 vs the floor app", c1["ours_vs_floor"], "<= 1.10", 1.10),
     ]

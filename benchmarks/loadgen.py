@@ -223,13 +223,16 @@ async def find_max(
 
     From ``first`` the rate doubles until a step misses (or halves until one keeps it),
     then the gap is bisected (geometric mean) until the rates differ by less than the
-    factor ``precision``. Returns ``max_rate`` (0 if not even 1/s kept it) and every step.
+    factor ``precision``. A step lasts ``step_seconds``, longer (10 s at most) where that
+    would send fewer than 100 requests. Returns ``max_rate`` (0 if no rate from 2/s up kept
+    it) and every step.
     """
     steps: list[dict[str, Any]] = []
 
     async def keeps(rate: float) -> bool:
+        seconds = min(10.0, max(step_seconds, _STEP_REQUESTS / rate))  # a p99 worth reading
         for _attempt in range(2):
-            steps.append(await open_loop(url, body, rate, step_seconds))
+            steps.append(await open_loop(url, body, rate, seconds))
             if _within(steps[-1], p99_ms):
                 return True
         return False
@@ -240,13 +243,19 @@ async def find_max(
         while high < 100_000 and await keeps(high):
             low, high = high, high * 2
     else:
-        while high > 1 and not await keeps(high / 2):
+        while high > _LOWEST and not await keeps(high / 2):
             high /= 2
-        low = high / 2 if high > 1 else 0.0
+        low = high / 2 if high > _LOWEST else 0.0
     while low > 0 and high / low > precision:
         middle = round((low * high) ** 0.5, 1)
         low, high = (middle, high) if await keeps(middle) else (low, middle)
     return {"max_rate": round(low, 1), "p99_budget_ms": p99_ms, "steps": steps}
+
+
+#: requests a find-max step aims for (its p99 is then its second-worst latency)
+_STEP_REQUESTS = 100
+#: the lowest rate --find-max tries (per second)
+_LOWEST = 4.0
 
 
 def _within(step: dict[str, Any], p99_ms: float) -> bool:

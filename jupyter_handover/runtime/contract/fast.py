@@ -132,7 +132,7 @@ def _frame(arrays: list[Any], columns: pd.Index, rows: int) -> pd.DataFrame:
     index = pd.RangeIndex(rows)
     if all(_plain(a) or isinstance(a, _EXTENSION) for a in arrays):
         with contextlib.suppress(AttributeError, TypeError):
-            frame: pd.DataFrame = pd.DataFrame._from_arrays(  # type: ignore[attr-defined]
+            frame: pd.DataFrame = pd.DataFrame._from_arrays(
                 arrays, columns=columns, index=index, verify_integrity=False
             )
             return frame
