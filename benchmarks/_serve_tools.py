@@ -167,3 +167,52 @@ def c1_slices(
     if "floor" in urls:
         summary["ours_vs_floor"] = medians["ours"] / medians["floor"]
     return summary
+
+
+def interleaved(
+    sides: dict[str, tuple[str, Path]], concurrency: int, rounds: int, seconds: float
+) -> dict[str, dict[str, Any]]:
+    """Closed loop at ``concurrency`` on each side (name: (url, body)) in turn, ``rounds``
+    slices of ``seconds`` per side; per side the summary of its pooled latencies.
+
+    The machine's speed drifts within seconds (shared cores), so both sides of a ratio are
+    measured in alternating slices rather than one after the other."""
+    pooled: dict[str, list[float]] = {name: [] for name in sides}
+    spent = dict.fromkeys(sides, 0.0)
+    errors = dict.fromkeys(sides, 0)
+    with subprocess.Popen(
+        [sys.executable, str(HERE / "loadgen.py"), "--slices"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    ) as gen:
+        assert gen.stdin is not None and gen.stdout is not None
+        for _ in range(rounds):
+            for name, (url, body) in sides.items():
+                job = {"url": url, "body": str(body), "concurrency": concurrency}
+                gen.stdin.write(json.dumps({**job, "requests": 1_000_000, "seconds": seconds}))
+                gen.stdin.write("\n")
+                gen.stdin.flush()
+                out = json.loads(gen.stdout.readline())
+                pooled[name] += out["latencies_ms"]
+                spent[name] += out["seconds"]
+                errors[name] += out["errors"]
+        gen.stdin.write("\n")
+        gen.stdin.flush()
+    summary: dict[str, dict[str, Any]] = {}
+    for name, values in pooled.items():
+        ordered = sorted(values) or [0.0]
+
+        def pct(q: float, ordered: list[float] = ordered) -> float:
+            return round(ordered[min(len(ordered) - 1, int(q * len(ordered)))], 3)
+
+        summary[name] = {
+            "concurrency": concurrency,
+            "requests": len(values),
+            "errors": errors[name],
+            "rps": round(len(values) / max(spent[name], 1e-9), 1),
+            "p50_ms": pct(0.5),
+            "p99_ms": pct(0.99),
+            "rounds": rounds,
+        }
+    return summary

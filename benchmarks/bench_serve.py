@@ -44,7 +44,15 @@ os.environ.setdefault("BENTOML_DO_NOT_TRACK", "true")
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from _serve_tools import BIN, c1_slices, find_max, scenarios, server, times_ms  # noqa: E402
+from _serve_tools import (  # noqa: E402
+    BIN,
+    c1_slices,
+    find_max,
+    interleaved,
+    scenarios,
+    server,
+    times_ms,
+)
 from handover_fixtures import TAGGED_CODE, TRAIN_CODE, write_notebook  # noqa: E402
 
 from jupyter_handover.artifact.build import build_artifact  # noqa: E402
@@ -96,17 +104,6 @@ def _artifact() -> tuple[Path, Path, dict[str, Path]]:
     return path, handover, bodies
 
 
-def _bento(handover: Path, body: Path, venv: Path, args: argparse.Namespace) -> dict[str, Any]:
-    cmd = [str(venv / "bin" / "bentoml"), "serve", "_bento_service:HandoverBento"]
-    cmd += ["--working-dir", str(HERE), "--host", "127.0.0.1", "--port", "{port}"]
-    env = {"HANDOVER_DIR": str(handover), "PATH": f"{venv / 'bin'}{os.pathsep}/usr/bin:/bin"}
-    with server("bento", cmd, handover, body, env, path="/predict") as (url, start_s):
-        out: dict[str, Any] = {"start_s": round(start_s, 2), "load": os.getloadavg()[0]}
-        out.update(scenarios(url, {"one": body}, args.seconds))
-        out["open"] = find_max(url, body, args.p99, args.step_seconds)
-    return out
-
-
 def _mlflow(path: Path, handover: Path, bodies: dict[str, Path], args: Any) -> dict[str, Any]:
     cmd = [str(BIN / "mlflow"), "models", "serve", "-m", str(path)]
     cmd += ["--env-manager", "local", "-h", "127.0.0.1", "-p", "{port}"]
@@ -121,23 +118,41 @@ def _mlflow(path: Path, handover: Path, bodies: dict[str, Path], args: Any) -> d
     return out
 
 
-def _ours(handover: Path, bodies: dict[str, Path], args: Any) -> tuple[dict[str, Any], Any]:
-    raw, _ = _in_process(handover)
+def _peers(handover: Path, bodies: dict[str, Path], args: argparse.Namespace) -> dict[str, Any]:
+    """BentoML, ours and the floor app up at once (one under load at a time): closed loops
+    in alternating slices, then each one's open-loop capacity, then c=1 against the floor."""
+    venv = args.bento_venv
+    bento_cmd = [str(venv / "bin" / "bentoml"), "serve", "_bento_service:HandoverBento"]
+    bento_cmd += ["--working-dir", str(HERE), "--host", "127.0.0.1", "--port", "{port}"]
+    bento_env = {"HANDOVER_DIR": str(handover), "PATH": f"{venv / 'bin'}{os.pathsep}/usr/bin:/bin"}
     ours_cmd = [sys.executable, "-m", "runtime", "serve", "--port", "{port}"]
     floor_cmd = [sys.executable, "-m", "uvicorn", "_floor_app:app", "--app-dir", str(HERE)]
     floor_cmd += ["--port", "{port}", "--no-access-log", "--log-level", "warning"]
     floor_env = {"HANDOVER_DIR": str(handover)}
-    mine = bodies if args.mlflow else {"one": bodies["one"]}
+    one, bento_one = bodies["one"], bodies["bento"]
     with (
-        server("ours", ours_cmd, handover, bodies["one"]) as (url, start_s),
-        server("floor", floor_cmd, handover, bodies["one"], floor_env) as (floor_url, _),
+        server("bento", bento_cmd, handover, bento_one, bento_env, path="/predict") as bento,
+        server("ours", ours_cmd, handover, one) as ours,
+        server("floor", floor_cmd, handover, one, floor_env) as (floor_url, _),
     ):
-        out: dict[str, Any] = {"start_s": round(start_s, 2), "load": os.getloadavg()[0]}
-        out.update(scenarios(url, mine, args.seconds))
-        out["open"] = find_max(url, bodies["one"], args.p99, args.step_seconds)
-        urls = {"floor": floor_url, "ours": url}
-        c1 = c1_slices(raw, urls, bodies["one"], args.rounds, args.slice)
-    return out, c1
+        sides = {"bento": (bento[0], bento_one), "ours": (ours[0], one)}
+        record: dict[str, Any] = {
+            name: {"start_s": round(up[1], 2)} for name, up in (("bento", bento), ("ours", ours))
+        }
+        slice_s = args.seconds / args.closed_rounds
+        for key, concurrency in (("c1", 1), ("c16", 16)):
+            found = interleaved(sides, concurrency, args.closed_rounds, slice_s)
+            for name in sides:
+                record[name][key] = found[name]
+        for name, (url, body) in sides.items():
+            record[name]["load"] = os.getloadavg()[0]
+            record[name]["open"] = find_max(url, body, args.p99, args.step_seconds)
+        if args.mlflow:
+            record["ours"]["rows1000"] = scenarios(ours[0], bodies, args.seconds)["rows1000"]
+        raw, _ = _in_process(handover)
+        urls = {"floor": floor_url, "ours": ours[0]}
+        record["c1_slices"] = c1_slices(raw, urls, one, args.rounds, args.slice)
+    return record
 
 
 def _table(sides: dict[str, dict[str, Any]]) -> None:
@@ -210,7 +225,8 @@ def _report(record: dict[str, Any], args: argparse.Namespace) -> None:
 def main() -> None:
     """Measure, print the figures and the PASS/FAIL lines."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=5.0, help="per closed-loop scenario")
+    parser.add_argument("--seconds", type=float, default=6.0, help="per closed loop and side")
+    parser.add_argument("--closed-rounds", type=int, default=4, help="alternating slices")
     parser.add_argument("--step-seconds", type=float, default=3.0, help="per open-loop rate")
     parser.add_argument("--p99", type=float, default=50.0, help="open-loop p99 budget, ms")
     parser.add_argument("--rounds", type=int, default=20, help="interleaved c=1 rounds")
@@ -225,11 +241,9 @@ def main() -> None:
     if load >= 2:
         print(f"warning: load average {load:.1f}: figures will be noisy", file=sys.stderr)
     path, handover, bodies = _artifact()
-    record: dict[str, Any] = {"bento": _bento(handover, bodies["bento"], args.bento_venv, args)}
-    print(json.dumps({"bento": record["bento"]}), file=sys.stderr, flush=True)
+    record = _peers(handover, bodies, args)
     if args.mlflow:
         record["mlflow"] = _mlflow(path, handover, bodies, args)
-    record["ours"], record["c1_slices"] = _ours(handover, bodies, args)
     record["validated_ms"] = statistics.median(times_ms(_in_process(handover)[1], 3.0))
     _report(record, args)
     print(json.dumps(record), file=sys.stderr)
