@@ -166,18 +166,21 @@ async def open_loop(
         codes[code] = codes.get(code, 0) + 1
 
     async def one(scheduled: float) -> None:
-        try:
-            conn = await pool.get()
-        except OSError as exc:  # the pool already gave its slot back
-            count(type(exc).__name__)
-            return
-        try:
-            status, close = await exchange(*conn, request)
-        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
-            count(type(exc).__name__)
-            conn[1].close()
-            await pool.drop()
-            return
+        for attempt in range(2):  # a kept-alive connection the server closed: once more
+            try:
+                conn = await pool.get()
+            except OSError as exc:  # the pool already gave its slot back
+                count(type(exc).__name__)
+                return
+            try:
+                status, close = await exchange(*conn, request)
+                break
+            except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                conn[1].close()
+                await pool.drop()
+                if attempt or not isinstance(exc, (asyncio.IncompleteReadError, OSError)):
+                    count(type(exc).__name__)
+                    return
         latencies.append(time.perf_counter() - scheduled)
         count(str(status))
         if close:
