@@ -202,8 +202,24 @@ async def open_loop(
         tasks[task] = due
         task.add_done_callback(lambda t: tasks.pop(t, None))
         due += rng.expovariate(rate)
+    await _drain(tasks, latencies, codes, start + seconds + 2)
+    ok = codes.get("200", 0)
+    summary = summarize(latencies, time.perf_counter() - start)
+    summary.update(rate=rate, sent=sent, errors=sent - ok, codes=codes)
+    summary["ok_rps"] = round(ok / seconds, 1)
+    return summary
+
+
+async def _drain(
+    tasks: dict[asyncio.Task[None], float],
+    latencies: list[float],
+    codes: dict[str, int],
+    until: float,
+) -> None:
+    """Wait for the requests in flight until ``until``; each one still unanswered then is
+    cancelled and counts as ``unanswered`` with its time so far as latency."""
     if tasks:
-        await asyncio.wait(list(tasks), timeout=max(0.0, start + seconds + 2 - time.perf_counter()))
+        await asyncio.wait(list(tasks), timeout=max(0.0, until - time.perf_counter()))
     end = time.perf_counter()
     late = list(tasks.items())
     for task, due in late:
@@ -211,11 +227,6 @@ async def open_loop(
         latencies.append(end - due)
     if late:
         codes["unanswered"] = len(late)
-    ok = codes.get("200", 0)
-    summary = summarize(latencies, end - start)
-    summary.update(rate=rate, sent=sent, errors=sent - ok, codes=codes)
-    summary["ok_rps"] = round(ok / seconds, 1)
-    return summary
 
 
 async def find_max(
