@@ -140,8 +140,11 @@ def _stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 @pytest.fixture(scope="module")
-def two_workers(artifact: Path) -> Iterator[tuple[str, int]]:
-    proc, url = _start(artifact, "--workers", "2")
+def two_workers(
+    artifact: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[str, int]]:
+    capture = tmp_path_factory.mktemp("capture")
+    proc, url = _start(artifact, "--workers", "2", "--capture", str(capture))
     try:
         yield url, proc.pid
     finally:
@@ -192,11 +195,13 @@ def test_one_scrape_counts_the_requests_of_every_worker(
         counted = samples(text, "handover_requests_total")
         got = counted.get('{route="/invocations",status="200"}', 0)
         histogram = samples(text, "handover_request_duration_seconds_count")
-        if got == sent or time.monotonic() > deadline:
+        written = samples(text, "handover_capture_records_total").get("", 0)
+        if (got == sent and written >= sent) or time.monotonic() > deadline:
             break
         time.sleep(0.05)
     assert got == sent
     assert histogram['{route="/invocations"}'] == sent
+    assert written >= sent  # both workers' captures (a scrape's own request may be captured)
     rows = samples(text, "handover_batch_rows_sum")[""]
     assert rows >= 2 * sent  # warm-up predictions come on top
     # process metrics: the supervisor and both workers, summed

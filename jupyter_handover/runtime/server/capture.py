@@ -29,12 +29,15 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from .capture_read import CapturedTraffic as CapturedTraffic
+from .capture_read import capture_files as capture_files
+from .capture_read import read_capture as read_capture
 
 log = logging.getLogger("handover.server")
 
@@ -86,6 +89,7 @@ class TrafficCapture:
         self.to_frame = to_frame
         self.records = self.bytes = 0  # counted by the writer thread
         self.full = self.failed = 0  # dropped: queue full (event loop), not written (writer)
+        self.shared: Any = None  # the server's SharedValues with --workers N (.multiproc)
         self._queue: queue.Queue[Any] = queue.Queue(max(1, queue_size))
         self._file: Any = None
         self._size = 0
@@ -107,7 +111,7 @@ class TrafficCapture:
         try:
             self._queue.put_nowait((time.time(), rid, status, latency_ms, rows, body))
         except queue.Full:
-            self.full += 1
+            self._add("full")
             return False
         return True
 
@@ -128,13 +132,21 @@ class TrafficCapture:
         larger than a file (each counter has one writer thread, so none is lost)."""
         return self.full + self.failed
 
-    def metric_lines(self) -> list[str]:
-        """Prometheus exposition lines of the capture's counters."""
+    def metric_lines(self, cells: Mapping[Any, float] | None = None) -> list[str]:
+        """Prometheus exposition lines of the capture's counters: this process's, or the sums
+        of every worker's ``cells`` (:func:`.multiproc.merged`) with ``--workers N``."""
+        got = {c: getattr(self, c) for c in ("records", "bytes", "full", "failed")}
+        if cells is not None:
+            got = {c: int(cells.get((f"capture_{c}", (), 0), 0)) for c in got}
         out = []
         for name, value, text in (
-            ("records", self.records, "Captured requests written."),
-            ("dropped", self.dropped, "Sampled requests not written (queue full, too large)."),
-            ("bytes", self.bytes, "Bytes of captured requests written."),
+            ("records", got["records"], "Captured requests written."),
+            (
+                "dropped",
+                got["full"] + got["failed"],
+                "Sampled requests not written (queue full, too large).",
+            ),
+            ("bytes", got["bytes"], "Bytes of captured requests written."),
         ):
             out += [f"# HELP handover_capture_{name}_total {text}"]
             out += [f"# TYPE handover_capture_{name}_total counter"]
@@ -162,15 +174,21 @@ class TrafficCapture:
         try:
             line = self._encode(item)
             if len(line) > self.file_bytes:
-                self.failed += 1
+                self._add("failed")
                 return
             self._write(line)
         except Exception:
-            self.failed += 1
+            self._add("failed")
             log.warning("a captured request was not written", exc_info=True)
             return
-        self.records += 1
-        self.bytes += len(line)
+        self._add("records")
+        self._add("bytes", len(line))
+
+    def _add(self, counter: str, amount: int = 1) -> None:
+        """Count here and, with several workers, in this process's shared cells."""
+        setattr(self, counter, getattr(self, counter) + amount)
+        if self.shared is not None:
+            self.shared.inc((f"capture_{counter}", (), 0), amount)
 
     def _encode(self, item: tuple[Any, ...]) -> bytes:
         ts, rid, status, latency_ms, rows, body = item
@@ -281,104 +299,6 @@ def _size(path: Path) -> int:
         return path.stat().st_size
     except OSError:
         return 0
-
-
-# -- the reader ----------------------------------------------------------------------------------
-
-_KEYS = ("ts", "id", "status", "columns", "data")
-
-
-@dataclass
-class CapturedTraffic:
-    """What :func:`read_capture` found.
-
-    ``inputs``: every included record's rows, in file order. ``outputs``: the served
-    predictions aligned with ``inputs`` (None where a record had none; None altogether when
-    no record had any). ``records``: whole records read (every status); ``skipped``: lines
-    that were not a whole record (a server killed mid-write leaves one); ``statuses``:
-    records by HTTP status.
-    """
-
-    inputs: pd.DataFrame
-    outputs: list[Any] | None
-    records: int = 0
-    skipped: int = 0
-    statuses: dict[int, int] = field(default_factory=dict)
-
-
-def capture_files(paths: Sequence[str | Path]) -> list[Path]:
-    """The files of ``paths``: each a file, or a folder whose ``*.jsonl`` are taken by name
-    (capture files' names start with their UTC time). Raises FileNotFoundError."""
-    found: list[Path] = []
-    for given in paths:
-        path = Path(given)
-        if path.is_dir():
-            inside = sorted(path.glob("*.jsonl"))
-            if not inside:
-                raise FileNotFoundError(f"{path} holds no *.jsonl capture files")
-            found += inside
-        elif path.is_file():
-            found.append(path)
-        else:
-            raise FileNotFoundError(f"{path} is neither a capture file nor a folder of them")
-    return found
-
-
-def _record(line: bytes) -> dict[str, Any] | None:
-    """The record of one line, or None when it is not a whole one."""
-    try:
-        record = json.loads(line)
-    except ValueError:
-        return None
-    if not isinstance(record, dict) or any(k not in record for k in _KEYS):
-        return None
-    if type(record["status"]) is not int:
-        return None
-    columns, data, outputs = record["columns"], record["data"], record.get("outputs")
-    if not isinstance(columns, list) or not isinstance(data, list):
-        return None
-    if any(not isinstance(r, list) or len(r) != len(columns) for r in data):
-        return None
-    if outputs is not None and (not isinstance(outputs, list) or len(outputs) != len(data)):
-        return None
-    return record
-
-
-def read_capture(paths: Sequence[str | Path], include_rejected: bool = False) -> CapturedTraffic:
-    """Read capture files (or folders of them) up to their last whole record.
-
-    Only records answered 200 give rows, unless ``include_rejected``. A line that is not a
-    whole record (truncated by a killed server, or garbled) is counted in ``skipped``.
-    """
-    groups: list[tuple[list[str], list[list[Any]]]] = []  # runs of records with one header
-    outputs: list[Any] = []
-    any_outputs = False
-    result = CapturedTraffic(pd.DataFrame(), None)
-    for path in capture_files(paths):
-        for line in path.read_bytes().splitlines():
-            if not line.strip():
-                continue
-            record = _record(line)
-            if record is None:
-                result.skipped += 1
-                continue
-            status = record["status"]
-            result.records += 1
-            result.statuses[status] = result.statuses.get(status, 0) + 1
-            rows = record["data"]
-            if (status != 200 and not include_rejected) or not rows:
-                continue
-            if not groups or groups[-1][0] != record["columns"]:
-                groups.append((record["columns"], []))
-            groups[-1][1].extend(rows)
-            served = record.get("outputs")
-            any_outputs = any_outputs or served is not None
-            outputs += served if served is not None else [None] * len(rows)
-    frames = [pd.DataFrame(rows, columns=columns) for columns, rows in groups]
-    if frames:
-        result.inputs = pd.concat(frames, ignore_index=True) if len(frames) > 1 else frames[0]
-    result.outputs = outputs if any_outputs else None
-    return result
 
 
 def open_capture(config: Any, names: Sequence[str], to_frame: Any) -> TrafficCapture | None:

@@ -254,7 +254,8 @@ class Metrics:
         for column, value in sorted(psi.items()):
             out.append(f"handover_drift_psi{_labels([('column', column)])} {_number(value)}")
         if self.capture is not None:
-            out.extend(self.capture.metric_lines())
+            cells = None if self.shared is None else merged(self.shared.path.parent)
+            out.extend(self.capture.metric_lines(cells))
         out.extend(render_process(["self"] if self.shared is None else self._pids()))
         return "\n".join(out) + "\n"
 

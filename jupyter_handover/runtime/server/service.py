@@ -92,6 +92,8 @@ class Service:
         self.draining = False  # set at SIGTERM: /ready answers 503
         self.capture = open_capture(config, self.names, self.contract.frame_from_payload)
         self.metrics.capture = self.capture
+        if self.capture is not None:
+            self.capture.shared = self.metrics.shared
         self.traced = False  # set by the app when OpenTelemetry traces requests
 
     async def load(self) -> None:
