@@ -38,6 +38,7 @@ from jupyter_handover.artifact.files import (
 )
 from jupyter_handover.artifact.loading import Artifact as Artifact
 from jupyter_handover.artifact.loading import load_artifact as load_artifact
+from jupyter_handover.artifact.outputs import add_output_baseline, predictor
 from jupyter_handover.artifact.mlflow_files import split_payload, write_mlflow_files
 from jupyter_handover.artifact.model_io import (
     check_notebook_code,
@@ -334,18 +335,16 @@ def _examples_step(
             f"({hook_failure_text(exc)}): fix the tagged cells so they run on their own "
             "(`jupyter handover export NOTEBOOK` shows the code), then package again"
         ) from None
+    run = predictor(staged, notebook_predict)
     try:
-        if notebook_predict is not None:
-            model_input = staged.contract.to_model_input(staged.contract.coerce(sample))
-            outputs = notebook_predict(staged.model, model_input)
-        else:
-            outputs = staged.predict(sample)
+        outputs = run(sample)
     except Exception as exc:  # the staging folder is no place the user knows
         message = hook_message(exc, b.export.hooks, len(sample))
         raise HookError(message.replace(str(hdir.parent), f"<{b.name}>")) from None
     golden = to_jsonable(outputs)
-    shaped = with_prediction_shape(contract, golden)
-    if shaped is not contract:  # several values per row: the output's width and dtype
+    shaped = with_prediction_shape(contract, golden)  # several values per row: width, dtype
+    shaped = add_output_baseline(shaped, run, inputs[contract.column_names])
+    if shaped is not contract:
         b.contract = shaped
         _write_json(hdir / "contract.json", shaped.to_dict())
     _write_json(hdir / "examples.json", {"inputs": split_payload(sample), "outputs": golden})

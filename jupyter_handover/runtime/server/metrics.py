@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from ..drift import psi
+from .outdrift import OutputWindow
 from .multiproc import SharedValues, live_pids, merged, shared_from_env
 from .procstats import render_process
 
@@ -99,6 +100,8 @@ class DriftWindow:
         self._lock = threading.Lock()
         self._frames: deque[pd.DataFrame] = deque()
         self._rows = 0
+        #: the answered predictions, against the contract's output baseline (if any)
+        self.output = OutputWindow(getattr(contract, "output", None), self.size)
 
     def update(self, frame: pd.DataFrame) -> None:
         """Add the rows of a (coerced) frame; the oldest rows leave past ``size``."""
@@ -253,6 +256,7 @@ class Metrics:
         )
         for column, value in sorted(psi.items()):
             out.append(f"handover_drift_psi{_labels([('column', column)])} {_number(value)}")
+        out.extend(self.drift.output.metric_lines())
         if self.capture is not None:
             out.extend(self.capture.metric_lines())
         out.extend(render_process(["self"] if self.shared is None else self._pids()))
