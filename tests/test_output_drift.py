@@ -118,7 +118,9 @@ def _output_psi(artifact: Path, drift: dict[str, float] | None) -> float | None:
     return None
 
 
-@pytest.mark.parametrize(("fixture", "column", "shift"), [("classifier", "b", 5.0), ("regressor", "a", 2.0)])
+@pytest.mark.parametrize(
+    ("fixture", "column", "shift"), [("classifier", "b", 5.0), ("regressor", "a", 2.0)]
+)
 def test_output_psi_is_low_for_training_like_rows_and_rises_with_drift(
     request: pytest.FixtureRequest, fixture: str, column: str, shift: float
 ) -> None:

@@ -38,7 +38,6 @@ from jupyter_handover.artifact.files import (
 )
 from jupyter_handover.artifact.loading import Artifact as Artifact
 from jupyter_handover.artifact.loading import load_artifact as load_artifact
-from jupyter_handover.artifact.outputs import add_output_baseline, predictor
 from jupyter_handover.artifact.mlflow_files import split_payload, write_mlflow_files
 from jupyter_handover.artifact.model_io import (
     check_notebook_code,
@@ -47,6 +46,7 @@ from jupyter_handover.artifact.model_io import (
     packaged_model,
     save_model,
 )
+from jupyter_handover.artifact.outputs import add_output_baseline, predictor
 from jupyter_handover.artifact.staging import drop_owner, make_staging
 from jupyter_handover.artifact.steps import StepTimer as _Timer
 from jupyter_handover.contract.infer import DataContract, infer_contract, with_prediction_shape

@@ -90,7 +90,9 @@ def output_psi(sel: str) -> str:
 def output_psi_judged(sel: str) -> str:
     """The output PSI once the windows hold enough rows (the input window counts the same
     predicted rows)."""
-    return f"{output_psi(sel)} and on() max(handover_drift_window_rows{{{sel}}}) >= {MIN_DRIFT_ROWS}"
+    return (
+        f"{output_psi(sel)} and on() max(handover_drift_window_rows{{{sel}}}) >= {MIN_DRIFT_ROWS}"
+    )
 
 
 def _rule(alert: str, expr: str, for_: str, severity: str, summary: str) -> dict[str, Any]:

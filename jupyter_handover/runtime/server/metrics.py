@@ -19,8 +19,8 @@ from typing import Any
 import pandas as pd
 
 from ..drift import psi
-from .outdrift import OutputWindow
 from .multiproc import SharedValues, live_pids, merged, shared_from_env
+from .outdrift import OutputWindow
 from .procstats import render_process
 
 #: the ``column`` label of violations about a column the contract does not have
