@@ -111,6 +111,7 @@ def test_the_analysis_queries_our_metrics_of_the_canary_pods_only(docs: dict) ->
         "p99-latency",
         "contract-violations",
         "input-drift",
+        "output-drift",
     ]
     for m in metrics:
         query = m["provider"]["prometheus"]["query"]
@@ -123,6 +124,7 @@ def test_the_analysis_queries_our_metrics_of_the_canary_pods_only(docs: dict) ->
         "handover_requests_total",
         "handover_request_duration_seconds_bucket",
         "handover_drift_psi",
+        "handover_output_psi",
     }
 
 
@@ -164,6 +166,9 @@ def test_rules_and_monitors_are_well_formed(docs: dict) -> None:
     drift = {r["alert"]: r["expr"] for r in group["rules"] if "Drift" in r["alert"]}
     assert drift["HandoverInputDriftModerate"].endswith(">= 0.1")
     assert drift["HandoverInputDriftMajor"].endswith(">= 0.25")
+    assert drift["HandoverOutputDriftModerate"].endswith(">= 0.1")
+    assert drift["HandoverOutputDriftMajor"].endswith(">= 0.25")
+    assert "handover_output_psi" in drift["HandoverOutputDriftMajor"]
     ports = [
         one(docs, "rollout.yaml")["spec"]["template"]["spec"]["containers"][0]["ports"][0],
         one(docs, "inferenceservice.yaml")["spec"]["predictor"]["containers"][0]["ports"][0],

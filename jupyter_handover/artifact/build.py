@@ -46,6 +46,7 @@ from jupyter_handover.artifact.model_io import (
     packaged_model,
     save_model,
 )
+from jupyter_handover.artifact.outputs import add_output_baseline, predictor
 from jupyter_handover.artifact.staging import drop_owner, make_staging
 from jupyter_handover.artifact.steps import StepTimer as _Timer
 from jupyter_handover.contract.infer import DataContract, infer_contract, with_prediction_shape
@@ -337,18 +338,16 @@ def _examples_step(
             f"({hook_failure_text(exc)}): fix the tagged cells so they run on their own "
             "(`jupyter handover export NOTEBOOK` shows the code), then package again"
         ) from None
+    run = predictor(staged, notebook_predict)
     try:
-        if notebook_predict is not None:
-            model_input = staged.contract.to_model_input(staged.contract.coerce(sample))
-            outputs = notebook_predict(staged.model, model_input)
-        else:
-            outputs = staged.predict(sample)
+        outputs = run(sample)
     except Exception as exc:  # the staging folder is no place the user knows
         message = hook_message(exc, b.export.hooks, len(sample))
         raise HookError(message.replace(str(hdir.parent), f"<{b.name}>")) from None
     golden = to_jsonable(outputs)
-    shaped = with_prediction_shape(contract, golden)
-    if shaped is not contract:  # several values per row: the output's width and dtype
+    shaped = with_prediction_shape(contract, golden)  # several values per row: width, dtype
+    shaped = add_output_baseline(shaped, run, inputs[contract.column_names])
+    if shaped is not contract:
         b.contract = shaped
         _write_json(hdir / "contract.json", shaped.to_dict())
     _write_json(hdir / "examples.json", {"inputs": split_payload(sample), "outputs": golden})

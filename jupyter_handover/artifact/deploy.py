@@ -35,15 +35,17 @@ Generated from this artifact by jupyter-handover; every query reads the runtime 
 - `rollout.yaml`: Argo Rollouts canary ({steps}), analysed in the background from the first
   step by `analysis-template.yaml`.
 - `analysis-template.yaml`: Prometheus checks of the canary pods only: 5xx share, p99
-  latency, share of requests refused for the contract (422), largest input PSI. Thresholds
-  are template args ({defaults}).
+  latency, share of requests refused for the contract (422), largest input PSI, output PSI
+  (the predictions vs the model's predictions on its training data; no result, so no
+  failure, for an artifact without an output baseline). Thresholds are template args
+  ({defaults}).
 - `inferenceservice.yaml`: the same image as a KServe InferenceService; after an update the
   new revision gets `canaryTrafficPercent` of the traffic, promote by raising it to 100.
 - `podmonitors.yaml`: Prometheus Operator scraping of both (adds `handover_model="{k8s}"`
   and the Rollout's pod-template hash to every series).
 - `prometheus-rules.yaml`: alerts on errors, latency, contract violations, readiness,
-  memory (limit {memory_limit} MiB), file descriptors, and PSI per column in the bands of
-  `jupyter handover drift` (moderate >= 0.1, major >= 0.25).
+  memory (limit {memory_limit} MiB), file descriptors, PSI per column and the output PSI
+  in the bands of `jupyter handover drift` (moderate >= 0.1, major >= 0.25).
 - `grafana-dashboard.json`: import it and pick the Prometheus data source.
 
 Build and push the image first: `docker build -t {image} -f handover/Dockerfile .` from the

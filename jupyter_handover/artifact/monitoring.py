@@ -25,6 +25,7 @@ ANALYSIS_DEFAULTS = {
     "max-p99-seconds": "0.25",
     "max-violation-share": "0.05",
     "max-psi": "0.25",
+    "max-output-psi": "0.25",
 }
 
 
@@ -80,6 +81,20 @@ def psi_by_column(sel: str) -> str:
     )
 
 
+def output_psi(sel: str) -> str:
+    """The largest output PSI over the pods (the predictions answered vs the model's
+    predictions on its training data; absent for an artifact without an output baseline)."""
+    return f"max(handover_output_psi{{{sel}}})"
+
+
+def output_psi_judged(sel: str) -> str:
+    """The output PSI once the windows hold enough rows (the input window counts the same
+    predicted rows)."""
+    return (
+        f"{output_psi(sel)} and on() max(handover_drift_window_rows{{{sel}}}) >= {MIN_DRIFT_ROWS}"
+    )
+
+
 def _rule(alert: str, expr: str, for_: str, severity: str, summary: str) -> dict[str, Any]:
     return {
         "alert": alert,
@@ -102,6 +117,16 @@ def alert_rules(model: str, memory_limit_bytes: int, p99_seconds: float) -> list
                 for_,
                 severity,
                 f"{model}: {band} drift in column {{{{ $labels.column }}}} "
+                f'(PSI {{{{ $value | printf "%.2f" }}}} >= {bound})',
+            )
+        )
+        rules.append(
+            _rule(
+                f"HandoverOutputDrift{band.capitalize()}",
+                f"({output_psi_judged(sel)}) >= {bound}",
+                for_,
+                severity,
+                f"{model}: {band} drift in the predictions "
                 f'(PSI {{{{ $value | printf "%.2f" }}}} >= {bound})',
             )
         )
@@ -176,6 +201,7 @@ def analysis_metrics(model: str) -> list[dict[str, Any]]:
         ("p99-latency", latency_quantile(sel), "max-p99-seconds"),
         ("contract-violations", violation_share(sel), "max-violation-share"),
         ("input-drift", max_psi(sel), "max-psi"),
+        ("output-drift", output_psi(sel), "max-output-psi"),
     )
     metrics = []
     for name, query, bound in checks:
@@ -231,6 +257,11 @@ def dashboard(model: str) -> dict[str, Any]:
         (
             "Input drift (PSI) by column: 0.1 moderate, 0.25 major",
             [(f"max by (column) (handover_drift_psi{{{sel}}})", "{{column}}")],
+            "",
+        ),
+        (
+            "Output drift (PSI of the predictions): 0.1 moderate, 0.25 major",
+            [(output_psi(sel), "predictions")],
             "",
         ),
         ("Rows per predict call", [(rows, "rows")], ""),

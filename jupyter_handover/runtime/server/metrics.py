@@ -20,6 +20,7 @@ import pandas as pd
 
 from ..drift import psi
 from .multiproc import SharedValues, live_pids, merged, shared_from_env
+from .outdrift import OutputWindow
 from .procstats import render_process
 
 #: the ``column`` label of violations about a column the contract does not have
@@ -99,6 +100,8 @@ class DriftWindow:
         self._lock = threading.Lock()
         self._frames: deque[pd.DataFrame] = deque()
         self._rows = 0
+        #: the answered predictions, against the contract's output baseline (if any)
+        self.output = OutputWindow(getattr(contract, "output", None), self.size)
 
     def update(self, frame: pd.DataFrame) -> None:
         """Add the rows of a (coerced) frame; the oldest rows leave past ``size``."""
@@ -253,6 +256,7 @@ class Metrics:
         )
         for column, value in sorted(psi.items()):
             out.append(f"handover_drift_psi{_labels([('column', column)])} {_number(value)}")
+        out.extend(self.drift.output.metric_lines())
         if self.capture is not None:
             cells = None if self.shared is None else merged(self.shared.path.parent)
             out.extend(self.capture.metric_lines(cells))

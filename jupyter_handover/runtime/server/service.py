@@ -33,6 +33,7 @@ from .observe import Problem as _Problem
 from .observe import flag as _flag
 from .observe import parse_body as _parse
 from .openapi import build_openapi
+from .outdrift import observed
 from .tracing import done as _trace_done
 from .tracing import timed_merge, waiting
 
@@ -108,7 +109,7 @@ class Service:
             )
             self.supports_proba = hasattr(model.model, "predict_proba") and not custom
             batcher = MicroBatcher(
-                predict_fn(model),
+                observed(predict_fn(model), self.metrics.drift.output),
                 self.config.batch_window_ms,
                 self.config.max_batch,
                 on_batch=self.metrics.observe_batch,
