@@ -116,6 +116,7 @@ def test_server_figures_are_deltas_of_the_scrapes() -> None:
         "handover_batch_requests_sum 25\n"
         'handover_contract_violations_total{column="a",severity="error"} 7\n'
         'handover_drift_psi{column="a"} 0.9\n'
+        "handover_output_psi 0.4\n"
     )
     figures = server_figures(before, after, ["a"])
     assert figures is not None
@@ -123,6 +124,7 @@ def test_server_figures_are_deltas_of_the_scrapes() -> None:
     assert figures["mean_batch_requests"] == 2.0
     assert figures["violations"] == {"a/error": 5}
     assert figures["drift_psi"] == {"a": {"before": 0.01, "after": 0.9}}
+    assert figures["output_psi"] == {"before": None, "after": 0.4}
     assert server_figures(None, None) is None
 
 

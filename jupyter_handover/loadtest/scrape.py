@@ -98,7 +98,13 @@ def server_figures(
             }
             for col in drift_columns
         },
+        "output_psi": {"before": _output_psi(prior), "after": _output_psi(after)},
     }
+
+
+def _output_psi(samples: Samples) -> float | None:
+    value = samples.get(("handover_output_psi", ()))
+    return None if value is None else round(value, 4)
 
 
 def _psi(samples: Samples, column: str) -> float | None:
@@ -120,4 +126,7 @@ def server_lines(figures: dict[str, Any] | None) -> list[str]:
         lines.append(f"server violations (column/severity): {shown}")
     for col, psi in figures["drift_psi"].items():
         lines.append(f"drift PSI of {col}: {psi['before']} before, {psi['after']} after")
+    out = figures.get("output_psi") or {}
+    if out.get("after") is not None:
+        lines.append(f"output PSI: {out['before']} before, {out['after']} after")
     return lines
