@@ -36,6 +36,8 @@ EXPLICIT_NAME = "corpus-explicit"
 AUTO_FILE = "corpus_auto.json"
 #: seconds; a notebook alone takes 10-38 s here, a cold verify about a minute
 RUN_TIMEOUT = 360
+#: runs more of a notebook whose own cells hung before ours (see run_notebook)
+HANG_RETRIES = 2
 VERIFY_TIMEOUT = 600
 
 AUTO_CELL = f"""# package with no arguments, as a user tries first; keep the outcome and go on
@@ -281,10 +283,13 @@ def run_notebook(entry: dict[str, Any], corpus: Path, work: Path) -> NotebookRes
     nb = prepare(entry, corpus, work)
     cmd = [sys.executable, "-m", "jupyter_handover", "run", str(nb)]
     proc = _run_in_group(cmd, work, RUN_TIMEOUT)
-    if proc.returncode == 124 and not (work / AUTO_FILE).exists():
-        # The notebook's OWN cells hung before any of ours ran (an ipywidgets `interact`
-        # cell of a third-party notebook did, about once in sixty headless runs here): run
-        # it once more rather than blame the product. A hang in our cells is never retried.
+    for _retry in range(HANG_RETRIES):
+        if proc.returncode != 124 or (work / AUTO_FILE).exists():
+            break
+        # The notebook's OWN cells hung before any of ours ran: an ipywidgets `interact`
+        # cell of a third-party notebook does, more often on a loaded machine (the kernel is
+        # idle, nbclient never gets the cell's execute_reply: jupyter/nbclient#312). Run it
+        # again rather than blame the product. A hang in our cells is never retried.
         proc = _run_in_group(cmd, work, RUN_TIMEOUT)
     result.run_seconds = time.perf_counter() - t0
     (work / "run.log").write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)
