@@ -155,8 +155,12 @@ def score_chunk(
     inputs = frame[model.contract.column_names]
     bad, reasons, rejected, warned = check_chunk(model.contract, inputs)
     good = np.flatnonzero(~bad)
-    scored = _score_good(model, inputs, good, proba, template)
-    out = frame.iloc[good][list(keep)].reset_index(drop=True)
+    if reasons or not len(frame):
+        scored = _score_good(model, inputs, good, proba, template)
+        out = frame.iloc[good][list(keep)].reset_index(drop=True)
+    else:  # every row passes: no copy of the rows
+        scored = _predict(model, model.contract.coerce(inputs), proba)
+        out = frame[list(keep)].reset_index(drop=True)
     out = pd.concat([out, scored.reset_index(drop=True)], axis=1)
     positions = np.flatnonzero(bad)
     rejects = frame.iloc[positions].set_axis(positions)
