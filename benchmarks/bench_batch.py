@@ -153,6 +153,19 @@ def _spark_udf(spark: Any, artifact: Path, data: Path, target: Path, manager: st
     return time.perf_counter() - t0
 
 
+def _udf_same_partitions(
+    spark: Any, artifact: Path, data: Path, target: Path, rows: int
+) -> dict[str, float]:
+    """spark_udf with the input split as ours splits it (four partitions per core), so the
+    comparison does not rest on that setting alone."""
+    key = "spark.sql.files.minPartitionNum"
+    spark.conf.set(key, str(4 * spark.sparkContext.defaultParallelism))
+    try:
+        return _rate(rows, _spark_udf(spark, artifact, data, target, "local"))
+    finally:
+        spark.conf.unset(key)
+
+
 def _warm_up(spark: Any, artifact: Path, data: Path, work: Path) -> None:
     """Untimed: both routes once on two part files (two tasks, so each of local[2]'s two
     Python workers starts and imports the model's packages), so neither pays that start
@@ -199,6 +212,13 @@ def bench_spark(
             except Exception as exc:  # a finding, e.g. nulls refused or virtualenv offline
                 failed = {"failed": _failure(exc), "after_s": round(time.perf_counter() - t0, 1)}
                 result[f"spark_udf_{manager}"] = failed
+        if "seconds" in result.get("spark_udf_local", {}):
+            result["spark_udf_local_same_partitions"] = _udf_same_partitions(
+                spark, artifact, data, work / f"udf-{label}-parts", rows
+            )
+            result["speedup_vs_udf_same_partitions"] = round(
+                result["spark_udf_local_same_partitions"]["seconds"] / result["ours"]["seconds"], 2
+            )
         out[label] = result
     spark.stop()
     return out

@@ -267,7 +267,35 @@ def _write(
 ) -> None:
     """One Spark job: the scored rows written by Spark into ``staging``, the rejected rows
     by each task into a folder beside it (moved to ``staging/_rejects`` at the end); no
-    second pass over the data, nothing cached."""
+    second pass over the data, nothing cached. Arrow batches of :data:`ARROW_BATCH_ROWS`
+    and at least four input partitions per core (a short last wave) for this job only."""
+    settings = {
+        _BATCH_ROWS: str(ARROW_BATCH_ROWS),
+        "spark.sql.files.minPartitionNum": str(4 * spark.sparkContext.defaultParallelism),
+    }
+    previous = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        _one_job(spark, folder, source, staging, keep, proba, fmt, summary)
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+
+
+def _one_job(
+    spark: Any,
+    folder: Path,
+    source: Any,
+    staging: Path,
+    keep: Sequence[str],
+    proba: bool,
+    fmt: str,
+    summary: BatchSummary,
+) -> None:
     from pyspark.sql.types import IntegralType, StructType
 
     paths = [str(f) for f in source.files]
@@ -285,23 +313,13 @@ def _write(
     )
     schema = StructType([*(df.schema[name] for name in keep), *fields])
     options = {"header": "true"} if fmt == "csv" else {}
-    previous = spark.conf.get(_BATCH_ROWS, None)
-    spark.conf.set(_BATCH_ROWS, str(ARROW_BATCH_ROWS))
     try:
         df.mapInPandas(scorer, schema).write.format(fmt).options(**options).save(str(staging))
         _collect_rejects(rejects, staging / REJECTS_DIR, fmt, summary)
     finally:
-        _restore(spark, _BATCH_ROWS, previous)
         shutil.rmtree(rejects, ignore_errors=True)
     rows = source.rows if source.rows is not None else df.count()
     summary.rows_scored = rows - summary.rows_rejected
-
-
-def _restore(spark: Any, key: str, value: str | None) -> None:
-    if value is None:
-        spark.conf.unset(key)
-    else:
-        spark.conf.set(key, value)
 
 
 def _collect_rejects(found: Path, target: Path, fmt: str, summary: BatchSummary) -> None:
