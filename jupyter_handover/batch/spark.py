@@ -323,7 +323,7 @@ def _one_job(
 
 
 def _collect_rejects(found: Path, target: Path, fmt: str, summary: BatchSummary) -> None:
-    """The tasks' reject files moved to ``target`` (an empty part when none), counted."""
+    """The tasks' reject files moved to ``target`` (an empty folder when none), counted."""
     import pandas as pd
 
     parts = sorted(found.glob(f"part-*.{fmt}")) if found.is_dir() else []
