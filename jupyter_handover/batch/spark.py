@@ -39,6 +39,8 @@ __all__ = ["java_problem", "score_spark", "score_spark_files", "start_session"]
 #: Rows per Arrow batch handed to the model (Spark's default is 10,000).
 ARROW_BATCH_ROWS = 100_000
 _BATCH_ROWS = "spark.sql.execution.arrow.maxRecordsPerBatch"
+#: Input partitions per core at least (Spark's default is one): a short last wave.
+PARTITIONS_PER_CORE = 4
 _SPARK_TYPES = {"int64": "bigint", "int32": "int", "float64": "double", "float32": "float"}
 
 
@@ -269,9 +271,10 @@ def _write(
     by each task into a folder beside it (moved to ``staging/_rejects`` at the end); no
     second pass over the data, nothing cached. Arrow batches of :data:`ARROW_BATCH_ROWS`
     and at least four input partitions per core (a short last wave) for this job only."""
+    partitions = PARTITIONS_PER_CORE * spark.sparkContext.defaultParallelism
     settings = {
         _BATCH_ROWS: str(ARROW_BATCH_ROWS),
-        "spark.sql.files.minPartitionNum": str(4 * spark.sparkContext.defaultParallelism),
+        "spark.sql.files.minPartitionNum": str(partitions),
     }
     previous = {key: spark.conf.get(key, None) for key in settings}
     for key, value in settings.items():
