@@ -62,6 +62,9 @@ def test_spark_and_local_equal_in_process_predictions(
     assert (summary.rows_scored, summary.rows_rejected) == (len(frame) - len(want), len(want))
     assert summary.rejected_by_column["contract"] == sum("contract" in v for v in want.values())
     check_outputs(tmp_path / "spark", frame, reference)
+    rejects = pd.read_parquet(tmp_path / "spark" / "_rejects")  # written by the tasks
+    assert pd.api.types.is_integer_dtype(rejects["id"])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in", "spark"]  # nothing beside
     local = score_local(artifact, tmp_path / "in", tmp_path / "local", keep=["id"], progress=False)
     assert (local.rows_scored, local.rows_rejected) == (summary.rows_scored, summary.rows_rejected)
     check_outputs(tmp_path / "local", frame, reference)

@@ -32,6 +32,7 @@ __all__ = [
     "executor_report",
     "numbers_back",
     "partition_scorer",
+    "write_rejects",
     "score_chunk",
     "supports_proba",
 ]
@@ -154,8 +155,12 @@ def score_chunk(
     inputs = frame[model.contract.column_names]
     bad, reasons, rejected, warned = check_chunk(model.contract, inputs)
     good = np.flatnonzero(~bad)
-    scored = _score_good(model, inputs, good, proba, template)
-    out = frame.iloc[good][list(keep)].reset_index(drop=True)
+    if reasons or not len(frame):
+        scored = _score_good(model, inputs, good, proba, template)
+        out = frame.iloc[good][list(keep)].reset_index(drop=True)
+    else:  # every row passes: no copy of the rows
+        scored = _predict(model, model.contract.coerce(inputs), proba)
+        out = frame[list(keep)].reset_index(drop=True)
     out = pd.concat([out, scored.reset_index(drop=True)], axis=1)
     positions = np.flatnonzero(bad)
     rejects = frame.iloc[positions].set_axis(positions)
@@ -191,41 +196,102 @@ def empty_template(dtypes: dict[str, str]) -> pd.DataFrame:
     return pd.DataFrame({name: pd.Series(dtype=dtype) for name, dtype in dtypes.items()})
 
 
+def _split_batch(
+    model: Any, batch: pd.DataFrame, text: bool, proba: bool, template: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """(the rows of ``batch`` that pass the contract, their predictions, the rejected rows
+    with :data:`REJECT_COLUMN` or None); no copy when every row passes."""
+    inputs = batch[model.contract.column_names]
+    if text:
+        inputs = numbers_back(inputs.copy(), model.contract)
+    bad, reasons, _, _ = check_chunk(model.contract, inputs)
+    if not reasons and len(inputs):
+        scored = _predict(model, model.contract.coerce(inputs), proba)
+        return batch.reset_index(drop=True), scored, None
+    good = np.flatnonzero(~bad)
+    scored = _score_good(model, inputs, good, proba, template).reset_index(drop=True)
+    if not reasons:
+        return batch.iloc[good].reset_index(drop=True), scored, None
+    rejects = batch.iloc[np.flatnonzero(bad)].reset_index(drop=True)
+    rejects[REJECT_COLUMN] = reasons
+    return batch.iloc[good].reset_index(drop=True), scored, rejects
+
+
+def _combined(
+    kept: pd.DataFrame,
+    scored: pd.DataFrame,
+    rejects: pd.DataFrame | None,
+    keep: Sequence[str] | None,
+) -> pd.DataFrame:
+    """Scored rows (the columns not in ``keep`` null) then the rejects, in one frame."""
+    for name in [c for c in kept.columns if c not in keep] if keep is not None else []:
+        kept[name] = kept[name].iloc[:0].reindex(kept.index)  # nulls, its dtype
+    out = pd.concat([kept, scored.reset_index(drop=True)], axis=1)
+    out[REJECT_COLUMN] = None
+    if rejects is not None:
+        out = pd.concat([out, rejects], ignore_index=True)
+    return out
+
+
 def partition_scorer(
     handover_dir: str,
     proba: bool,
     dtypes: dict[str, str],
     text: bool,
     keep: Sequence[str] | None = None,
+    rejects_to: str | None = None,
 ) -> Any:
     """The ``mapInPandas`` function of the Spark engine: every input column, the prediction
     columns (null for rejected rows) and :data:`REJECT_COLUMN` (null for scored rows).
     ``text``: the input came from CSV (see :func:`numbers_back`). ``keep``: the input
     columns scored rows carry (the others null, so they cost nothing on the way back to
-    the JVM); rejected rows always carry every column. None: all."""
+    the JVM); rejected rows always carry every column. None: all.
+
+    With ``rejects_to`` (a folder every executor can write, see :func:`write_rejects`):
+    only the scored rows come back (``keep`` and the prediction columns) and each task
+    writes its rejected rows there itself, so one Spark job does both."""
 
     def score(batches: Iterable[pd.DataFrame]) -> Iterator[pd.DataFrame]:
         model = load_model(_locate(handover_dir))
         template = empty_template(dtypes)
+        found: list[pd.DataFrame] = []
         for batch in batches:
-            inputs = batch[model.contract.column_names]
-            if text:
-                inputs = numbers_back(inputs.copy(), model.contract)
-            bad, reasons, _, _ = check_chunk(model.contract, inputs)
-            good = np.flatnonzero(~bad)
-            scored = _score_good(model, inputs, good, proba, template).reset_index(drop=True)
-            kept = batch.iloc[good].reset_index(drop=True)
-            for name in [c for c in batch.columns if c not in keep] if keep is not None else []:
-                kept[name] = batch[name].iloc[:0].reindex(kept.index)  # nulls, its dtype
-            out = pd.concat([kept, scored], axis=1)
-            out[REJECT_COLUMN] = None
-            if reasons:
-                rejects = batch.iloc[np.flatnonzero(bad)].reset_index(drop=True)
-                rejects[REJECT_COLUMN] = reasons
-                out = pd.concat([out, rejects], ignore_index=True)
-            yield _numpy_backed(out)
+            kept, scored, rejects = _split_batch(model, batch, text, proba, template)
+            if rejects_to is None:
+                yield _numpy_backed(_combined(kept, scored, rejects, keep))
+                continue
+            if rejects is not None:
+                found.append(rejects)
+            yield _numpy_backed(pd.concat([kept[list(keep or [])], scored], axis=1))
+        if rejects_to is not None and found:
+            write_rejects(pd.concat(found, ignore_index=True), rejects_to)
 
     return score
+
+
+def write_rejects(frame: pd.DataFrame, spec: str) -> None:
+    """One task's rejected rows as ``<folder>/part-<partition>.<fmt>``; ``spec`` is the JSON
+    of ``{"folder", "format", "integers"}`` (the input's integer columns, which pandas
+    turned into floats for their nulls). Written under a temporary name and renamed, so a
+    retried or speculative task replaces the file whole and nothing is counted twice."""
+    import os
+    import uuid
+
+    from pyspark import TaskContext
+
+    target = json.loads(spec)
+    for name in target["integers"]:
+        frame[name] = frame[name].astype("Int64")
+    context = TaskContext.get()
+    part = context.partitionId() if context is not None else 0
+    os.makedirs(target["folder"], exist_ok=True)
+    final = os.path.join(target["folder"], f"part-{part:05d}.{target['format']}")
+    temporary = os.path.join(target["folder"], f".tmp-{uuid.uuid4().hex}")
+    if target["format"] == "csv":
+        frame.to_csv(temporary, index=False)
+    else:
+        frame.to_parquet(temporary, index=False)
+    os.replace(temporary, final)
 
 
 def _numpy_backed(frame: pd.DataFrame) -> pd.DataFrame:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +82,16 @@ def _progress(total: int | None, enabled: bool) -> tuple[Callable[[int], Any], C
     return bar.update, bar.close
 
 
+def _prefetched(chunks: Iterator[Any]) -> Iterator[Any]:
+    """``chunks`` with the next one read in a thread while this one is scored (Parquet and
+    CSV readers release the GIL while they decode)."""
+    with ThreadPoolExecutor(1) as reader:
+        pending = reader.submit(next, chunks, None)
+        while (frame := pending.result()) is not None:
+            pending = reader.submit(next, chunks, None)
+            yield frame
+
+
 def score_local(
     model_ref: str | Path,
     input_path: str | Path,
@@ -110,23 +121,27 @@ def score_local(
     check_columns(source.columns, names, keep, str(source.path))
     summary = BatchSummary("local", str(Path(output).expanduser().resolve()))
     tick, close = _progress(source.rows, progress)
-    with staged_output(output, overwrite) as staging:
+    with staged_output(output, overwrite) as staging, ThreadPoolExecutor(1) as writer:
         parts = rejects_parts = 0
-        for frame in source.chunks(chunk_rows):
+        writes: list[Future[None]] = []
+        for frame in _prefetched(source.chunks(chunk_rows)):
             if source.format == "csv":
                 frame = chunk.numbers_back(frame, model.contract)
             out, rejects, rejected, warned = chunk.score_chunk(model, frame, keep, proba, template)
             if len(out) or parts == 0:
-                write_part(out, staging, parts, fmt)
+                writes.append(writer.submit(write_part, out, staging, parts, fmt))
                 parts += 1
             if len(rejects):
                 rejects.insert(0, "_row", rejects.index + summary.rows)
-                write_part(rejects, staging / REJECTS_DIR, rejects_parts, fmt)
+                target = staging / REJECTS_DIR
+                writes.append(writer.submit(write_part, rejects, target, rejects_parts, fmt))
                 rejects_parts += 1
             summary.rows_scored += len(out)
             summary.rows_rejected += len(rejects)
             summary.add(rejected, warned)
             tick(len(frame))
+        for write in writes:
+            write.result()  # raises what the writer thread raised
         if parts == 0:  # an empty INPUT still gives a readable OUTPUT
             write_part(template, staging, 0, fmt)
     close()

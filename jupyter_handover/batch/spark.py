@@ -36,6 +36,11 @@ from jupyter_handover.errors import BatchError
 
 __all__ = ["java_problem", "score_spark", "score_spark_files", "start_session"]
 
+#: Rows per Arrow batch handed to the model (Spark's default is 10,000).
+ARROW_BATCH_ROWS = 100_000
+_BATCH_ROWS = "spark.sql.execution.arrow.maxRecordsPerBatch"
+#: Input partitions per core at least (Spark's default is one): a short last wave.
+PARTITIONS_PER_CORE = 4
 _SPARK_TYPES = {"int64": "bigint", "int32": "int", "float64": "double", "float32": "float"}
 
 
@@ -166,6 +171,23 @@ def score_spark(
     """
     from pyspark.sql.types import StructType
 
+    folder, dtypes, fields = _prepare(df, model_ref, proba)
+    schema = StructType([*df.schema.fields, *fields, _string_field(chunk.REJECT_COLUMN)])
+    scorer = chunk.partition_scorer(str(folder), proba, dtypes, text_input, keep)
+    return df.mapInPandas(scorer, schema)
+
+
+def _string_field(name: str) -> Any:
+    from pyspark.sql.types import StringType, StructField
+
+    return StructField(name, StringType(), True)
+
+
+def _prepare(df: Any, model_ref: str | Path, proba: bool) -> tuple[Path, dict[str, str], list[Any]]:
+    """Check ``df`` and the executors (golden examples, versions): the artifact's
+    ``handover/`` folder, the prediction columns' pandas dtypes and their Spark fields."""
+    from pyspark.sql.types import StructType
+
     folder = handover_dir(model_ref)
     contract = json.loads((folder / "contract.json").read_text())
     names = [c["name"] for c in contract["columns"]]
@@ -176,22 +198,8 @@ def score_spark(
     dtypes = _replay_on_executor(spark, folder, proba)
     schema: Any = StructType.fromDDL(
         ", ".join(f"`{n}` {_spark_type(t)}" for n, t in dtypes.items())
-        + f", `{chunk.REJECT_COLUMN}` string"
     )
-    out_schema = StructType(list(df.schema.fields) + list(schema.fields))
-    return df.mapInPandas(
-        chunk.partition_scorer(str(folder), proba, dtypes, text_input, keep), out_schema
-    )
-
-
-def _rejected_by_column(rejects: Any) -> dict[str, int]:
-    from pyspark.sql import functions as F
-
-    named = F.array_distinct(
-        F.regexp_extract_all(F.col(chunk.REJECT_COLUMN), F.lit(r'column "([^"]+)"'), F.lit(1))
-    )
-    counts = rejects.select(F.explode(named).alias("column")).groupBy("column").count()
-    return {row["column"]: int(row["count"]) for row in counts.collect()}
+    return folder, dtypes, list(schema.fields)
 
 
 def _environment(
@@ -259,28 +267,81 @@ def _write(
     fmt: str,
     summary: BatchSummary,
 ) -> None:
-    from pyspark import StorageLevel
-    from pyspark.sql import functions as F
+    """One Spark job: the scored rows written by Spark into ``staging``, the rejected rows
+    by each task into a folder beside it (moved to ``staging/_rejects`` at the end); no
+    second pass over the data, nothing cached. Arrow batches of :data:`ARROW_BATCH_ROWS`
+    and at least four input partitions per core (a short last wave) for this job only."""
+    partitions = PARTITIONS_PER_CORE * spark.sparkContext.defaultParallelism
+    settings = {
+        _BATCH_ROWS: str(ARROW_BATCH_ROWS),
+        "spark.sql.files.minPartitionNum": str(partitions),
+    }
+    previous = {key: spark.conf.get(key, None) for key in settings}
+    for key, value in settings.items():
+        spark.conf.set(key, value)
+    try:
+        _one_job(spark, folder, source, staging, keep, proba, fmt, summary)
+    finally:
+        for key, value in previous.items():
+            if value is None:
+                spark.conf.unset(key)
+            else:
+                spark.conf.set(key, value)
+
+
+def _one_job(
+    spark: Any,
+    folder: Path,
+    source: Any,
+    staging: Path,
+    keep: Sequence[str],
+    proba: bool,
+    fmt: str,
+    summary: BatchSummary,
+) -> None:
+    from pyspark.sql.types import IntegralType, StructType
 
     paths = [str(f) for f in source.files]
     if source.format == "parquet":
         df = spark.read.parquet(*paths)
     else:
         df = spark.read.csv(paths, header=True, inferSchema=True)
-    text = source.format == "csv"
-    scored = score_spark(df, folder.parent, proba=proba, text_input=text, keep=keep)
-    scored = scored.persist(StorageLevel.MEMORY_AND_DISK)
+    folder, dtypes, fields = _prepare(df, folder.parent, proba)
+    rejects = staging.parent / f"{staging.name}-rejects"
+    shutil.rmtree(rejects, ignore_errors=True)
+    integers = [f.name for f in df.schema.fields if isinstance(f.dataType, IntegralType)]
+    spec = json.dumps({"folder": str(rejects), "format": fmt, "integers": integers})
+    scorer = chunk.partition_scorer(
+        str(folder), proba, dtypes, source.format == "csv", list(keep), spec
+    )
+    schema = StructType([*(df.schema[name] for name in keep), *fields])
+    options = {"header": "true"} if fmt == "csv" else {}
     try:
-        outputs = [c for c in scored.columns if c not in df.columns and c != chunk.REJECT_COLUMN]
-        good = scored.filter(F.col(chunk.REJECT_COLUMN).isNull()).select(*keep, *outputs)
-        bad = scored.filter(F.col(chunk.REJECT_COLUMN).isNotNull()).select(
-            *df.columns, chunk.REJECT_COLUMN
-        )
-        options = {"header": "true"} if fmt == "csv" else {}
-        good.write.format(fmt).options(**options).save(str(staging))
-        bad.write.format(fmt).options(**options).save(str(staging / REJECTS_DIR))
-        summary.rows_scored = good.count()
-        summary.rows_rejected = bad.count()
-        summary.rejected_by_column = _rejected_by_column(bad)
+        df.mapInPandas(scorer, schema).write.format(fmt).options(**options).save(str(staging))
+        _collect_rejects(rejects, staging / REJECTS_DIR, fmt, summary)
     finally:
-        scored.unpersist()
+        shutil.rmtree(rejects, ignore_errors=True)
+    rows = source.rows if source.rows is not None else df.count()
+    summary.rows_scored = rows - summary.rows_rejected
+
+
+def _collect_rejects(found: Path, target: Path, fmt: str, summary: BatchSummary) -> None:
+    """The tasks' reject files moved to ``target`` (an empty folder when none), counted."""
+    import pandas as pd
+
+    parts = sorted(found.glob(f"part-*.{fmt}")) if found.is_dir() else []
+    target.mkdir(parents=True)
+    if not parts:
+        return
+    for part in parts:
+        os.replace(part, target / part.name)
+    column = [chunk.REJECT_COLUMN]
+    violations = pd.concat(
+        pd.read_csv(target / p.name, usecols=column)
+        if fmt == "csv"
+        else pd.read_parquet(target / p.name, columns=column)
+        for p in parts
+    )[chunk.REJECT_COLUMN]
+    summary.rows_rejected = len(violations)
+    named = violations.astype(str).str.findall(r'column "([^"]+)"').map(set)
+    summary.rejected_by_column = named.explode().dropna().value_counts().astype(int).to_dict()
