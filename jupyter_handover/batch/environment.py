@@ -95,33 +95,49 @@ def _with_transport(built: Path, pins: Mapping[str, str], say: Callable[[str], N
     return final
 
 
+def artifact_python(folder: Path) -> str:
+    """The Python version the artifact was built on (``handover.json``, else its environment)."""
+    environment = json.loads((folder / "environment.json").read_text())
+    meta = json.loads((folder / "handover.json").read_text())
+    return str(meta.get("python") or environment.get("python"))
+
+
+def locked_with_transport(
+    folder: Path, cache_dir: Path | None = None, say: Callable[[str], None] | None = None
+) -> Path:
+    """The virtualenv (folder) of the artifact's lock plus pyarrow for the Arrow/Parquet
+    hand-off, built once (verify's cache, then a hard-linked copy). Raises what
+    :func:`ensure_environment` raises, and :class:`BatchError` when the copy fails."""
+    note = say or (lambda _m: None)
+    environment = json.loads((folder / "environment.json").read_text())
+    lock = folder / "requirements.lock"
+    built = ensure_environment(
+        lock,
+        artifact_python(folder),
+        cache_dir=cache_dir,
+        constraints=environment.get("packages") or {},
+        progress=lambda _step, message: note(message),
+    )
+    return _with_transport(built.path, lock_pins(lock.read_text()), note)
+
+
 def executor_python(
     folder: Path, cache_dir: Path | None = None, say: Callable[[str], None] | None = None
 ) -> Path:
     """The virtualenv (folder) of the artifact's lock plus the transport, built once."""
     note = say or (lambda _m: None)
-    environment = json.loads((folder / "environment.json").read_text())
-    meta = json.loads((folder / "handover.json").read_text())
-    python = str(meta.get("python") or environment.get("python"))
+    python = artifact_python(folder)
     here = platform.python_version()
     if python.split(".")[:2] != here.split(".")[:2]:
         raise BatchError(
             f"the artifact was built on Python {python} and this driver runs {here}: PySpark "
             f"needs the same minor version on both sides; run the driver on Python {python}"
         )
-    lock = folder / "requirements.lock"
-    note(f"environment for Python {python} from {lock.name} (built once, then cached)")
+    note(f"environment for Python {python} from requirements.lock (built once, then cached)")
     try:
-        built = ensure_environment(
-            lock,
-            python,
-            cache_dir=cache_dir,
-            constraints=environment.get("packages") or {},
-            progress=lambda _step, message: note(message),
-        )
+        return locked_with_transport(folder, cache_dir, note)
     except (InterpreterNotFoundError, EnvironmentBuildError) as exc:
         raise BatchError(f"the artifact's environment cannot be built: {exc}") from exc
-    return _with_transport(built.path, lock_pins(lock.read_text()), note)
 
 
 def pack(env: Path) -> Path:

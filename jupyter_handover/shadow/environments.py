@@ -22,14 +22,14 @@ from typing import Any
 import pandas as pd
 
 from jupyter_handover.batch import chunk as batch_chunk
-from jupyter_handover.batch.environment import _with_transport, lock_pins
+from jupyter_handover.batch.environment import locked_with_transport
 from jupyter_handover.errors import (
     EnvironmentBuildError,
     InterpreterNotFoundError,
     ShadowEnvironmentError,
 )
 from jupyter_handover.shadow import worker
-from jupyter_handover.verify.venv import PYCACHE_DIR, ensure_environment, venv_python
+from jupyter_handover.verify.venv import PYCACHE_DIR, venv_python
 
 __all__ = ["WORKER_TIMEOUT", "ModelRun", "run_models", "shadow_python"]
 
@@ -50,20 +50,8 @@ def shadow_python(
     folder: Path, cache_dir: Path | None = None, say: Callable[[str], None] | None = None
 ) -> Path:
     """The interpreter of the artifact's locked environment (with pyarrow), built once."""
-    note = say or (lambda _m: None)
-    environment = json.loads((folder / "environment.json").read_text())
-    meta = json.loads((folder / "handover.json").read_text())
-    python = str(meta.get("python") or environment.get("python"))
-    lock = folder / "requirements.lock"
     try:
-        built = ensure_environment(
-            lock,
-            python,
-            cache_dir=cache_dir,
-            constraints=environment.get("packages") or {},
-            progress=lambda _step, message: note(message),
-        )
-        env = _with_transport(built.path, lock_pins(lock.read_text()), note)
+        env = locked_with_transport(folder, cache_dir, say)
     except (InterpreterNotFoundError, EnvironmentBuildError) as exc:
         raise ShadowEnvironmentError(
             f"the environment of {folder.parent} cannot be built: {exc}. Fix the artifact's "
