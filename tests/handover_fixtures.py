@@ -38,6 +38,55 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
+def wait_ready(get: Any, timeout: float = 120) -> None:
+    """Poll ``get("/ready")`` until the runtime server answers 200."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if get("/ready").status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("the server never became ready")
+
+
+def start_runtime(artifact: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str, Path]:
+    """``python -m runtime serve`` from the artifact's handover/ folder, ready; (process,
+    URL, stderr log)."""
+    import httpx
+
+    port = free_port()
+    log = artifact.parent / f"server-{port}.log"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "runtime", "serve", "--port", str(port), *extra],
+        cwd=artifact / "handover",
+        stdout=subprocess.DEVNULL,
+        stderr=log.open("wb"),
+        start_new_session=True,
+    )
+    url = f"http://127.0.0.1:{port}"
+    with httpx.Client(base_url=url, timeout=5) as c:
+        try:
+            wait_ready(c.get)
+        except AssertionError:
+            proc.kill()
+            raise AssertionError(log.read_text()[-3000:]) from None
+    return proc, url, log
+
+
+def stop_runtime(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the server's process group, SIGKILL after 30 s."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
 @pytest.fixture(scope="session")
 def mlflow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real ``mlflow server`` on 127.0.0.1 with a SQLite backend; stopped with its group."""

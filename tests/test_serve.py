@@ -20,7 +20,10 @@ from typing import Any
 import httpx
 import pandas as pd
 import pytest
-from handover_fixtures import TAGGED_CODE, TRAIN_CODE, free_port, write_notebook
+from handover_fixtures import TAGGED_CODE, TRAIN_CODE, write_notebook
+from handover_fixtures import start_runtime as _start
+from handover_fixtures import stop_runtime as _stop
+from handover_fixtures import wait_ready as _wait_ready
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from starlette.testclient import TestClient
@@ -67,53 +70,12 @@ def examples(artifact: Path) -> dict[str, Any]:
     return dict(json.loads((artifact / "handover/examples.json").read_text()))
 
 
-def _wait_ready(get: Any, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if get("/ready").status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("the server never became ready")
-
-
 @pytest.fixture(scope="module")
 def client(artifact: Path) -> Iterator[TestClient]:
     app = create_app(artifact / "handover", ServerConfig(body_limit=1 << 20))
     with TestClient(app, raise_server_exceptions=False) as c:
         _wait_ready(c.get)
         yield c
-
-
-def _start(artifact: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str, Path]:
-    port = free_port()
-    log = artifact.parent / f"server-{port}.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runtime", "serve", "--port", str(port), *extra],
-        cwd=artifact / "handover",
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    with httpx.Client(base_url=url, timeout=5) as c:
-        try:
-            _wait_ready(c.get)
-        except AssertionError:
-            proc.kill()
-            raise AssertionError(log.read_text()[-3000:]) from None
-    return proc, url, log
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
 
 
 @pytest.fixture(scope="module")

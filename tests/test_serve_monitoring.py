@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import re
-import signal
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Iterator
@@ -18,7 +14,10 @@ from typing import Any
 import httpx
 import pytest
 from deploy_checks import exposed_names, metric_names, parse, queries
-from handover_fixtures import TAGGED_CODE, TRAIN_CODE, free_port, write_notebook
+from handover_fixtures import TAGGED_CODE, TRAIN_CODE, write_notebook
+from handover_fixtures import start_runtime as _start
+from handover_fixtures import stop_runtime as _stop
+from handover_fixtures import wait_ready as _wait_ready
 from starlette.testclient import TestClient
 
 from jupyter_handover.artifact.build import build_artifact
@@ -58,22 +57,10 @@ def samples(text: str, name: str) -> dict[str, float]:
     return {m.group(1) or "": float(m.group(2)) for m in pattern.finditer(text)}
 
 
-def _wait_ready(client: Any) -> None:
-    deadline = time.monotonic() + 120
-    while time.monotonic() < deadline:
-        try:
-            if client.get("/ready").status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    raise AssertionError("the server never became ready")
-
-
 def test_process_metrics_have_prometheus_names_and_sane_values(artifact: Path, body: bytes) -> None:
     app = create_app(artifact / "handover", ServerConfig())
     with TestClient(app) as client:
-        _wait_ready(client)
+        _wait_ready(client.get)
         client.post("/invocations", content=body, headers={"Content-Type": "application/json"})
         text = client.get("/metrics").text
     values = {name: samples(text, name)[""] for name in PROCESS_METRICS}
@@ -110,41 +97,12 @@ def test_shared_cells_merge_across_processes_and_survive_growth(tmp_path: Path) 
     assert multiproc.merged(tmp_path)[("requests", ("/r7", "200"), 0)] == 4
 
 
-def _start(artifact: Path, *extra: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    log = artifact.parent / f"server-{port}.log"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runtime", "serve", "--port", str(port), *extra],
-        cwd=artifact / "handover",
-        stdout=subprocess.DEVNULL,
-        stderr=log.open("wb"),
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    with httpx.Client(base_url=url, timeout=5) as c:
-        try:
-            _wait_ready(c)
-        except AssertionError:
-            proc.kill()
-            raise AssertionError(log.read_text()[-3000:]) from None
-    return proc, url
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-
-
 @pytest.fixture(scope="module")
 def two_workers(
     artifact: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[str, int]]:
     capture = tmp_path_factory.mktemp("capture")
-    proc, url = _start(artifact, "--workers", "2", "--capture", str(capture))
+    proc, url, _log = _start(artifact, "--workers", "2", "--capture", str(capture))
     try:
         yield url, proc.pid
     finally:
@@ -266,7 +224,7 @@ def test_each_request_is_a_span_with_validation_batch_wait_and_predict(
     app = create_app(artifact / "handover", ServerConfig())
     headers = {"Content-Type": "application/json", "X-Request-ID": "trace-me-1"}
     with TestClient(app) as client:
-        _wait_ready(client)
+        _wait_ready(client.get)
         exporter.clear()
         assert client.post("/invocations", content=body, headers=headers).status_code == 200
     finished = exporter.get_finished_spans()
