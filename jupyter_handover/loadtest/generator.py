@@ -1,30 +1,30 @@
 """The open-loop generator: Poisson arrivals at a fixed rate, latency from the scheduled time.
 
-Arrival times are drawn before the run (exponential gaps at ``rate``). One coroutine sends
-each request when its time comes, whether or not earlier requests were answered (open loop),
-and a request's latency is measured from its *scheduled* send time, so a server that stalls
-is charged for the queue it causes (no coordinated omission). The run is bounded: requests
-still open at ``duration + grace`` are cancelled and counted as timeouts, so it ends on time
-whatever the target does.
+Arrival times are drawn before the run (exponential gaps at ``rate``). One coroutine hands
+each request to the client when its time comes, whether or not earlier requests were
+answered (open loop), and a request's latency is measured from its *scheduled* send time,
+so a server that stalls is charged for the queue it causes (no coordinated omission). The
+run is bounded: requests still open at ``duration + grace`` are abandoned and counted as
+timeouts, so it ends on time whatever the target does.
 
-aiohttp is the client (docs/decisions.md, "Load tests"): one session, keep-alive connections,
-bodies sent as pre-encoded bytes.
+The client is :mod:`jupyter_handover.loadtest.wire` (docs/decisions.md, "Load tests"):
+keep-alive connections, bodies pre-encoded with their request heads, answers parsed by
+httptools, no task or future per request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import errno
 import gc
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 
-import aiohttp
 import numpy as np
 
 from jupyter_handover.loadtest.payloads import Payload
+from jupyter_handover.loadtest.wire import Endpoint, Pool, encode_request
 
 __all__ = ["ERROR_KINDS", "RunResult", "arrival_times", "run_load"]
 
@@ -65,44 +65,30 @@ def arrival_times(rate: float, duration: float, seed: int = 0) -> np.ndarray:
     return times[times < duration]
 
 
-def _kind(exc: BaseException) -> str:
-    """The error kind of a request that got no HTTP answer."""
-    if isinstance(exc, (asyncio.TimeoutError, aiohttp.ServerTimeoutError)):
-        return "timeout"
-    if isinstance(exc, aiohttp.ClientConnectorError):
-        refused = exc.os_error.errno == errno.ECONNREFUSED if exc.os_error else False
-        return "refused" if refused or "refused" in str(exc).lower() else "other"
-    if isinstance(exc, (aiohttp.ServerDisconnectedError, ConnectionResetError)):
-        return "reset"
-    if isinstance(exc, aiohttp.ClientOSError):
-        return "reset" if exc.errno in (errno.ECONNRESET, errno.EPIPE) else "other"
-    if isinstance(exc, aiohttp.ClientPayloadError):
-        return "reset"
-    return "other"
+class _Recorder:
+    """Fills a :class:`RunResult` from the pool's callbacks; knows when all are settled."""
 
+    def __init__(self, result: RunResult, start: float) -> None:
+        self.result, self.start = result, start
+        self.open = 0
+        self.settled: asyncio.Event = asyncio.Event()
+        self.scheduling = True
 
-class _Sender:
-    """Sends the requests of one run and fills its :class:`RunResult`."""
-
-    def __init__(self, session: aiohttp.ClientSession, url: str, result: RunResult) -> None:
-        self.session, self.url, self.result = session, url, result
-        self.headers = {"Content-Type": "application/json"}
-
-    async def send(self, index: int, due: float, payload: Payload) -> None:
+    def answer(self, index: int, status: int) -> None:
         res = self.result
-        res.lag[index] = time.perf_counter() - due
-        try:
-            async with self.session.post(self.url, data=payload.body, headers=self.headers) as r:
-                await r.read()
-                status = r.status
-            res.latency[index] = time.perf_counter() - due
-            res.status[index] = status
-            res.kind[index] = "5xx" if status >= 500 else ""
-        except asyncio.CancelledError:
-            res.kind[index] = "timeout"  # still open at the hard stop
-            raise
-        except Exception as exc:  # every failure is counted by kind, never raised
-            res.kind[index] = _kind(exc)
+        res.latency[index] = time.perf_counter() - self.start - res.scheduled[index]
+        res.status[index] = status
+        res.kind[index] = "5xx" if status >= 500 else ""
+        self._close_one()
+
+    def error(self, index: int, kind: str) -> None:
+        self.result.kind[index] = kind
+        self._close_one()
+
+    def _close_one(self) -> None:
+        self.open -= 1
+        if self.open == 0 and not self.scheduling:
+            self.settled.set()
 
 
 @contextlib.contextmanager
@@ -143,59 +129,53 @@ async def run_load(
     result.invalid = [payloads[i % len(payloads)].invalid for i in range(n)]
     result.rows = [payloads[i % len(payloads)].rows for i in range(n)]
     result.lag = [float("nan")] * n
-    connector = aiohttp.TCPConnector(limit=MAX_CONNECTIONS, force_close=False)
-    # no per-request timers (their handles cost CPU on every request): the hard stop of
-    # _drive bounds every request; only a connection attempt has its own timeout
-    timeout = aiohttp.ClientTimeout(total=None, sock_connect=grace)
-    session = aiohttp.ClientSession(
-        connector=connector,
-        timeout=timeout,
-        auto_decompress=False,
-        skip_auto_headers=("User-Agent", "Accept-Encoding"),
-    )
     with _relaxed_gc():
-        async with session:
-            await _drive(session, url, payloads, times, result, duration + grace)
+        await _drive(Endpoint(url), payloads, times, result, duration, grace)
     return result
 
 
 async def _drive(
-    session: aiohttp.ClientSession,
-    url: str,
+    endpoint: Endpoint,
     payloads: Sequence[Payload],
     times: np.ndarray,
     result: RunResult,
-    stop_after: float,
+    duration: float,
+    grace: float,
 ) -> None:
-    """Send every request on time, then wait for answers until ``stop_after`` seconds."""
-    sender = _Sender(session, url, result)
+    """Send every request on time, then wait for answers until ``duration + grace`` seconds;
+    a connection attempt may take ``grace`` seconds."""
+    wire = [encode_request(endpoint, p.body) for p in payloads]
     start = time.perf_counter()
-    tasks = await _schedule(sender, times, payloads, start)
-    left = max(0.0, start + stop_after - time.perf_counter())
-    if tasks:
-        _, pending = await asyncio.wait(tasks, timeout=left)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending)
+    recorder = _Recorder(result, start)
+    pool = Pool(
+        endpoint, recorder.answer, recorder.error, limit=MAX_CONNECTIONS, connect_timeout=grace
+    )
+    try:
+        await _schedule(pool, recorder, times, wire, start)
+        recorder.scheduling = False
+        if recorder.open > 0:
+            left = max(0.0, start + duration + grace - time.perf_counter())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(recorder.settled.wait(), left)
+    finally:
+        await pool.close()
     result.elapsed = time.perf_counter() - start
 
 
 async def _schedule(
-    sender: _Sender, times: np.ndarray, payloads: Sequence[Payload], start: float
-) -> set[asyncio.Task[None]]:
+    pool: Pool, recorder: _Recorder, times: np.ndarray, wire: Sequence[bytes], start: float
+) -> None:
     """Start each request at its scheduled time (several at once when the loop fell behind)."""
-    tasks: set[asyncio.Task[None]] = set()
-    offsets = times.tolist()
-    i, n, count = 0, len(offsets), len(payloads)
+    offsets, lag = times.tolist(), recorder.result.lag
+    i, n, count = 0, len(offsets), len(wire)
     while i < n:
         now = time.perf_counter() - start
         if offsets[i] > now:
             await asyncio.sleep(offsets[i] - now)
             continue
         while i < n and offsets[i] <= now:
-            due = start + offsets[i]
-            tasks.add(asyncio.ensure_future(sender.send(i, due, payloads[i % count])))
+            lag[i] = now - offsets[i]
+            recorder.open += 1
+            pool.submit(i, wire[i % count])
             i += 1
-        await asyncio.sleep(0)  # let the started requests write
-    return tasks
+        await asyncio.sleep(0)  # let the answers in
