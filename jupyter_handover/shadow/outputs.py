@@ -86,7 +86,8 @@ def compared_rows(runs: dict[str, ModelRun], names: list[str]) -> tuple[pd.DataF
     not null), aligned (champion, candidate)."""
     a, b = (runs[r].outputs for r in ROLES)
     masks = [_predicted(a, names), _predicted(b, names)]
-    if a is None or b is None or masks[0] is None or masks[1] is None:
+    missing = any(f is None or n not in f.columns for f in (a, b) for n in names)
+    if a is None or b is None or masks[0] is None or masks[1] is None or missing:
         empty = pd.DataFrame({name: [] for name in names or [SINGLE]})
         return empty, empty
     both = masks[0] & masks[1]
