@@ -265,3 +265,172 @@ def test_logged_to_the_candidates_run_and_version(
                      "--synthetic", "300", "--no-log"]) in (0, 1)  # fmt: skip
     capsys.readouterr()
     assert tags.SHADOW_STATUS not in client.get_model_version(name, first.version).tags
+
+
+# --------------------------------------------------------------------------- several outputs
+
+MULTI_REG = """import numpy as np
+from sklearn.linear_model import LinearRegression
+from sklearn.multioutput import MultiOutputRegressor
+rng = np.random.default_rng(1)
+X_train = pd.DataFrame({"a": rng.normal(size=300), "b": rng.integers(0, 10, size=300)})
+y_train = np.column_stack(
+    [k * X_train["a"] - X_train["b"] + rng.normal(size=300) for k in range(WIDTH)]
+)
+model = MultiOutputRegressor(LinearRegression()).fit(X_train, y_train)
+"""
+MULTI_CLF = """import numpy as np
+from sklearn.linear_model import LogisticRegression
+from sklearn.multioutput import MultiOutputClassifier
+rng = np.random.default_rng(1)
+X_train = pd.DataFrame({"a": rng.normal(size=300), "b": rng.integers(0, 10, size=300)})
+y_train = np.column_stack([(X_train["a"] > 0).astype(int), (X_train["b"] > 4).astype(int)])
+model = MultiOutputClassifier(LogisticRegression()).fit(X_train, y_train)
+"""
+
+
+@pytest.fixture(scope="module")
+def multi(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    work = tmp_path_factory.mktemp("shadow-multi")
+    reg = MULTI_REG.replace("WIDTH", "2")
+    return {
+        "reg": build(work, "reg", reg, REG_TAGGED),
+        # the second output moves by 3 (its spread is ~3): the first stays
+        "reg_shifted": build(
+            work, "reg_shifted", reg + "model.estimators_[1].intercept_ += 3\n", REG_TAGGED
+        ),  # fmt: skip
+        "reg3": build(work, "reg3", MULTI_REG.replace("WIDTH", "3"), REG_TAGGED),
+        "clf": build(work, "clf", MULTI_CLF, REG_TAGGED),
+        # the second label's model reversed: it flips on most rows, the first never does
+        "clf_flipped": build(
+            work,
+            "clf_flipped",
+            MULTI_CLF + "model.estimators_[1].coef_ *= -1\nmodel.estimators_[1].intercept_ *= -1\n",
+            REG_TAGGED,
+        ),  # fmt: skip
+    }
+
+
+def test_multi_output_regressors(multi: dict[str, Path], capsys: Any) -> None:
+    from jupyter_handover.shadow import report_text
+
+    code, report = shadow(capsys, str(multi["reg"]), "--against", str(multi["reg"]),
+                          "--synthetic", "400")  # fmt: skip
+    assert report["kind"] == "regressor" and code == 0, report["gate"]
+    names = ["prediction_0", "prediction_1"]
+    assert report["outputs"]["compared"] == names and report["outputs"]["finding"] is None
+    assert set(report["agreement"]["per_output"]) == set(names)
+    assert all(check(report, f"output_psi[{n}]")["passed"] for n in names)
+    assert "output prediction_1:" in report_text(report)
+
+    code, report = shadow(capsys, str(multi["reg_shifted"]), "--against", str(multi["reg"]),
+                          "--synthetic", "400")  # fmt: skip
+    assert code == 1
+    assert check(report, "output_psi[prediction_0]")["passed"] is True
+    failed = check(report, "output_psi[prediction_1]")
+    assert failed["passed"] is False and failed["detail"].startswith("prediction_1: ")
+    shift = report["agreement"]["per_output"]["prediction_1"]["difference_quantiles"]["q50"]
+    assert shift == pytest.approx(3.0)
+
+
+def test_multi_output_classifiers(multi: dict[str, Path], capsys: Any) -> None:
+    code, report = shadow(capsys, str(multi["clf_flipped"]), "--against", str(multi["clf"]),
+                          "--synthetic", "400")  # fmt: skip
+    assert report["kind"] == "classifier" and code == 1
+    agree = report["agreement"]
+    assert agree["per_output"]["prediction_0"]["flips"] == 0
+    assert agree["per_output"]["prediction_0"]["prob_mad"] == pytest.approx(0.0, abs=1e-12)
+    assert agree["per_output"]["prediction_1"]["flip_rate"] > 0.5
+    assert agree["flips"] == agree["per_output"]["prediction_1"]["flips"]  # rows, any label
+    flips = check(report, "flip_rate")
+    assert flips["passed"] is False and "prediction_1" in flips["detail"]
+    assert check(report, "prob_mad[prediction_1]")["passed"] is False
+
+
+def test_outputs_of_another_width_fail_the_gate(multi: dict[str, Path], capsys: Any) -> None:
+    code, report = shadow(capsys, str(multi["reg3"]), "--against", str(multi["reg"]),
+                          "--synthetic", "300")  # fmt: skip
+    assert code == 1
+    finding = report["outputs"]["finding"]
+    assert finding.startswith("the candidate predicts 3 outputs") and "the champion 2" in finding
+    assert finding in report["notes"]
+    assert check(report, "outputs")["passed"] is False
+    assert report["outputs"]["compared"] == ["prediction_0", "prediction_1"]
+
+
+def test_text_and_picture_of_several_outputs(tmp_path: Path) -> None:
+    """No environment: two workers' outputs as they come back, 6 outputs, 2 flipped."""
+    import pandas as pd
+
+    from jupyter_handover.shadow import outputs, report_text
+    from jupyter_handover.shadow.environments import ModelRun
+    from jupyter_handover.shadow.gate import Thresholds, evaluate
+    from jupyter_handover.shadow.plot import distribution_png
+
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, size=(300, 6))
+    frames = {}
+    for role, flip in (("champion", []), ("candidate", [2, 5])):
+        values = labels.copy()
+        values[:100, flip] = 1 - values[:100, flip]
+        frame = pd.DataFrame({f"prediction_{j}": values[:, j] for j in range(6)})
+        frame.insert(0, "_accepted", True)
+        frames[role] = ModelRun(role, frame, {"outputs": list(frame.columns[1:])}, 0.0)
+    found = outputs.outputs_of(frames)
+    a, b = outputs.compared_rows(frames, found["compared"])
+    kind = outputs.model_kind(frames, a, found["compared"])
+    agree, notes = outputs.agreement(frames, a, b, kind, found["compared"])
+    assert kind == "classifier" and notes == [] and agree["flips"] == 100
+    assert [agree["per_output"][f"prediction_{j}"]["flips"] for j in range(6)] == [
+        0,
+        0,
+        100,
+        0,
+        0,
+        100,
+    ]
+    png = distribution_png(frames, kind, tmp_path / "shadow.png", found["compared"])
+    assert png.read_bytes()[:4] == b"\x89PNG"
+    report = {
+        "candidate": {"uri": "cand"}, "against": {"uri": "champ"},
+        "input": {"kind": "synthetic"}, "rows": 300, "notes": [], "kind": kind,
+        "contract": {"differences": [], "champion": {"accepted": 300, "rejected": 0,
+                     "rejected_by_column": {}}, "candidate": {"accepted": 300, "rejected": 0,
+                     "rejected_by_column": {}}, "champion_only": {"rows": 0,
+                     "candidate_rejects_by_column": {}}, "candidate_only": {"rows": 0,
+                     "champion_rejects_by_column": {}}},
+        "outputs": found, "agreement": agree,
+        "models": {r: {"latency": {"p50_ms": 1.0, "p99_ms": 2.0, "calls": 5},
+                       "batch_rows_per_second": 1000.0, "errors": []} for r in frames},
+    }  # fmt: skip
+    report["gate"] = evaluate(report, Thresholds())
+    shown = report_text(report)
+    assert "rows with a flipped label in any of the 6 outputs: 100" in shown
+    assert "output prediction_5:" in shown and "FAILED" in shown
+
+    one = frames["champion"].outputs[["_accepted", "prediction_0"]]
+    frames["champion"] = ModelRun("champion", one.rename(columns={"prediction_0": "prediction"}),
+                                  {"outputs": ["prediction"]}, 0.0)  # fmt: skip
+    found = outputs.outputs_of(frames)
+    assert found["compared"] == [] and found["finding"].startswith(
+        "the candidate predicts 6 outputs (prediction_0, "
+    )
+    assert "the champion 1 output (prediction)" in found["finding"]
+    a, b = outputs.compared_rows(frames, [])
+    assert outputs.agreement(frames, a, b, "regressor", [])[0]["rows"] == 0
+
+
+def test_per_output_probabilities_of_a_multi_output_classifier() -> None:
+    """Batch's chunk (the shadow worker writes its columns): ``proba_<j>_<class>``."""
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.multioutput import MultiOutputClassifier
+
+    from jupyter_handover.batch.chunk import _proba_columns
+
+    X = pd.DataFrame({"a": np.arange(20.0)})
+    y = np.column_stack([X["a"] > 9, np.where(X["a"] % 3 == 0, "x", "y")])
+    model = MultiOutputClassifier(LogisticRegression()).fit(X, y)
+    found = _proba_columns(model, model.predict_proba(X))
+    assert sorted(found) == ["proba_0_False", "proba_0_True", "proba_1_x", "proba_1_y"]
+    assert np.allclose(found["proba_1_x"] + found["proba_1_y"], 1.0)

@@ -99,11 +99,25 @@ def _predict(model: Any, frame: pd.DataFrame, proba: bool) -> pd.DataFrame:
     columns = _prediction_columns(inference.handover_predict(estimator, frame), len(frame))
     if proba:
         features = inference.preprocess(frame) if hasattr(inference, "preprocess") else frame
-        probabilities = np.asarray(estimator.predict_proba(features))
-        classes = getattr(estimator, "classes_", range(probabilities.shape[1]))
-        for i, label in enumerate(classes):
-            columns[f"{PROBA_PREFIX}{label}"] = probabilities[:, i]
+        columns.update(_proba_columns(estimator, estimator.predict_proba(features)))
     return pd.DataFrame(columns)
+
+
+def _proba_columns(estimator: Any, found: Any) -> dict[str, Any]:
+    """``proba_<class>`` columns; for a list of per-output arrays (``MultiOutputClassifier``,
+    a multi-output forest) ``proba_<j>_<class>`` for output ``j`` (``prediction_<j>``)."""
+    classes = getattr(estimator, "classes_", None)
+    if isinstance(found, list):
+        return {
+            f"{PROBA_PREFIX}{j}_{label}": np.asarray(part)[:, i]
+            for j, part in enumerate(found)
+            for i, label in enumerate(
+                classes[j] if isinstance(classes, list) else range(np.shape(part)[1])
+            )
+        }
+    probabilities = np.asarray(found)
+    labels = classes if classes is not None else range(probabilities.shape[1])
+    return {f"{PROBA_PREFIX}{label}": probabilities[:, i] for i, label in enumerate(labels)}
 
 
 def check_chunk(

@@ -326,6 +326,14 @@ def _describe_output(
     model: Any, target: pd.Series | None, max_categories: int
 ) -> dict[str, Any] | None:
     classes = getattr(model, "classes_", None) if model is not None else None
+    if isinstance(classes, list) and classes and all(np.ndim(c) == 1 for c in classes):
+        # MultiOutputClassifier, a multi-output forest: the classes of each output
+        values = np.concatenate([np.asarray(c) for c in classes])
+        return {
+            "kind": "classification",
+            "dtype": contract_dtype(values.dtype, pd.Series(values)),
+            "classes": [[json_safe(c) for c in np.asarray(part).tolist()] for part in classes],
+        }
     if classes is not None:
         array = np.asarray(classes)
         return {

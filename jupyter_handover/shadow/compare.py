@@ -1,20 +1,16 @@
-"""Two workers' outputs on the same rows -> the contract outcome, agreement and latency."""
+"""Two workers' outputs on the same rows -> the contract outcome and latency (the agreement
+of the outputs: :mod:`jupyter_handover.shadow.outputs`)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 import numpy as np
-import pandas as pd
 
 from jupyter_handover.shadow.environments import ModelRun
-from jupyter_handover.shadow.stats import (
-    classifier_agreement,
-    latency_summary,
-    regressor_agreement,
-)
+from jupyter_handover.shadow.stats import latency_summary
 
-__all__ = ["compared_rows", "contract_outcome", "model_kind", "agreement", "model_summary"]
+__all__ = ["ROLES", "contract_outcome", "model_summary"]
 
 ROLES = ("champion", "candidate")
 
@@ -58,58 +54,6 @@ def contract_outcome(runs: dict[str, ModelRun], n: int) -> dict[str, Any]:
         "champion_rejects_by_column": _by_column(runs["champion"], only_b),
     }
     return out
-
-
-def compared_rows(runs: dict[str, ModelRun]) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The output rows both models accepted and predicted, aligned (champion, candidate)."""
-    frames = [runs[r].outputs for r in ROLES]
-    if any(f is None or "prediction" not in f.columns for f in frames):
-        empty = pd.DataFrame({"prediction": []})
-        return empty, empty
-    a, b = frames
-    assert a is not None and b is not None
-    both = (
-        a["_accepted"].to_numpy(bool)
-        & b["_accepted"].to_numpy(bool)
-        & a["prediction"].notna().to_numpy()
-        & b["prediction"].notna().to_numpy()
-    )
-    return a.loc[both].reset_index(drop=True), b.loc[both].reset_index(drop=True)
-
-
-def model_kind(runs: dict[str, ModelRun], champion: pd.DataFrame) -> str:
-    """``classifier`` when a model gives probabilities or its labels are not floats,
-    else ``regressor``."""
-    if any(runs[r].result.get("proba") for r in ROLES):
-        return "classifier"
-    if "prediction" in champion.columns and len(champion):
-        if pd.api.types.is_float_dtype(champion["prediction"].dtype):
-            values = champion["prediction"].to_numpy(float)
-            if not np.all(np.isfinite(values)) or not np.all(values == np.round(values)):
-                return "regressor"
-            return "classifier" if len(np.unique(values)) <= 20 else "regressor"
-        return "classifier"
-    return "regressor"
-
-
-def agreement(
-    runs: dict[str, ModelRun], champion: pd.DataFrame, candidate: pd.DataFrame, kind: str
-) -> tuple[dict[str, Any], list[str]]:
-    """The agreement section and the notes it raises (classes that differ)."""
-    notes: list[str] = []
-    if kind == "regressor":
-        return regressor_agreement(
-            champion["prediction"].to_numpy(float), candidate["prediction"].to_numpy(float)
-        ), notes
-    classes_a = runs["champion"].result.get("classes") or []
-    classes_b = runs["candidate"].result.get("classes") or []
-    classes = classes_a if classes_a and sorted(classes_a) == sorted(classes_b) else []
-    if classes_a and classes_b and not classes:
-        notes.append(
-            f"the models know different classes (champion {classes_a}, candidate "
-            f"{classes_b}): probabilities are not compared"
-        )
-    return classifier_agreement(champion, candidate, classes), notes
 
 
 def model_summary(run: ModelRun, n: int) -> dict[str, Any]:

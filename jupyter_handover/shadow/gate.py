@@ -48,45 +48,72 @@ def _check(name: str, value: Any, limit: Any, passed: bool, detail: str) -> dict
     return {"name": name, "value": value, "limit": limit, "passed": passed, "detail": detail}
 
 
-def _classifier_checks(agree: dict[str, Any], t: Thresholds) -> list[dict[str, Any]]:
+def _flip_check(agree: dict[str, Any], t: Thresholds, several: bool) -> dict[str, Any]:
     high = agree["flip_rate_ci95"][1]
-    checks = [
-        _check(
-            "flip_rate",
-            high,
-            t.max_flip_rate,
-            high <= t.max_flip_rate,
-            f"{agree['flips']} of {agree['rows']} labels flipped; upper 95% bound "
-            f"{high:.2%} (limit {t.max_flip_rate:.2%})",
-        )
-    ]
-    if agree.get("prob_mad") is not None:
-        mad = agree["prob_mad"]
+    what = "rows have a flipped label in some output" if several else "labels flipped"
+    by = ""
+    if several:
+        flips = ", ".join(f"{n} {a['flips']}" for n, a in agree["per_output"].items())
+        by = f" (flips by output: {flips})"
+    return _check(
+        "flip_rate",
+        high,
+        t.max_flip_rate,
+        high <= t.max_flip_rate,
+        f"{agree['flips']} of {agree['rows']} {what}; upper 95% bound {high:.2%} (limit "
+        f"{t.max_flip_rate:.2%}){by}",
+    )
+
+
+def _per_output(agree: dict[str, Any], several: bool) -> list[tuple[str, str, dict[str, Any]]]:
+    """(check-name suffix, words naming the output, its agreement) of every output."""
+    if not several:
+        return [("", "", agree)]
+    return [(f"[{n}]", f"{n}: ", a) for n, a in agree["per_output"].items()]
+
+
+def _classifier_checks(agree: dict[str, Any], t: Thresholds, several: bool) -> list[Any]:
+    checks = [_flip_check(agree, t, several)]
+    for suffix, named, one in _per_output(agree, several):
+        if one.get("prob_mad") is None:
+            continue
+        mad = one["prob_mad"]
         checks.append(
             _check(
-                "prob_mad",
+                f"prob_mad{suffix}",
                 mad,
                 t.max_prob_mad,
                 mad <= t.max_prob_mad,
-                f"mean |p_candidate - p_champion| {mad:.4f} (limit {t.max_prob_mad})",
+                f"{named}mean |p_candidate - p_champion| {mad:.4f} (limit {t.max_prob_mad})",
             )
         )
     return checks
 
 
-def _regressor_checks(agree: dict[str, Any], t: Thresholds) -> list[dict[str, Any]]:
-    value = agree.get("psi")
-    ok = value is not None and math.isfinite(value) and value <= t.max_output_psi
-    shown = "n/a" if value is None else f"{value:.4f}"
-    return [
-        _check(
-            "output_psi",
-            value,
-            t.max_output_psi,
-            ok,
-            f"PSI of the outputs {shown} (limit {t.max_output_psi})",
+def _regressor_checks(agree: dict[str, Any], t: Thresholds, several: bool) -> list[Any]:
+    checks = []
+    for suffix, named, one in _per_output(agree, several):
+        value = one.get("psi")
+        ok = value is not None and math.isfinite(value) and value <= t.max_output_psi
+        shown = "n/a" if value is None else f"{value:.4f}"
+        checks.append(
+            _check(
+                f"output_psi{suffix}",
+                value,
+                t.max_output_psi,
+                ok,
+                f"{named}PSI of the outputs {shown} (limit {t.max_output_psi})",
+            )
         )
-    ]
+    return checks
+
+
+def _outputs_check(outputs: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """A failed check when the two models predict different outputs (width or names)."""
+    if not outputs or not outputs.get("finding"):
+        return []
+    a, b = outputs["champion"] or [], outputs["candidate"] or []
+    return [_check("outputs", len(b), len(a), False, outputs["finding"])]
 
 
 def _rejects_check(contract: dict[str, Any], t: Thresholds) -> dict[str, Any]:
@@ -131,10 +158,11 @@ def evaluate(report: dict[str, Any], t: Thresholds) -> dict[str, Any]:
                 + (f": {errors[0].get('type')}: {errors[0].get('message')}" if errors else ""),
             )
         )
+    checks += _outputs_check(report.get("outputs"))
     if rows:
-        kind = report["kind"]
-        checks += _classifier_checks(agree, t) if kind == "classifier" else []
-        checks += _regressor_checks(agree, t) if kind == "regressor" else []
+        kind, several = report["kind"], "outputs" in agree
+        checks += _classifier_checks(agree, t, several) if kind == "classifier" else []
+        checks += _regressor_checks(agree, t, several) if kind == "regressor" else []
     return {
         "passed": all(c["passed"] for c in checks),
         "thresholds": t.to_dict(),

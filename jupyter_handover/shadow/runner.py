@@ -13,7 +13,7 @@ from typing import Any
 
 from jupyter_handover.errors import ShadowUsageError
 from jupyter_handover.registry.refs import is_mlflow_uri, resolve_model_ref
-from jupyter_handover.shadow import compare
+from jupyter_handover.shadow import compare, outputs
 from jupyter_handover.shadow.contracts import contract_differences
 from jupyter_handover.shadow.environments import ModelRun, run_models, shadow_python
 from jupyter_handover.shadow.gate import Thresholds, evaluate
@@ -70,9 +70,13 @@ def _build_report(
     thresholds: Thresholds,
 ) -> dict[str, Any]:
     n = len(given.frame)
-    champion, candidate = compare.compared_rows(runs)
-    kind = compare.model_kind(runs, champion)
-    agree, notes = compare.agreement(runs, champion, candidate, kind)
+    predicted = outputs.outputs_of(runs)
+    names = predicted["compared"]
+    champion, candidate = outputs.compared_rows(runs, names)
+    kind = outputs.model_kind(runs, champion, names)
+    agree, notes = outputs.agreement(runs, champion, candidate, kind, names)
+    if predicted["finding"]:
+        notes.insert(0, predicted["finding"])
     report: dict[str, Any] = {
         "shadow_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "candidate": refs["candidate"],
@@ -85,6 +89,7 @@ def _build_report(
             "differences": differences,
             **compare.contract_outcome(runs, n),
         },
+        "outputs": predicted,
         "agreement": agree,
         "models": {role: compare.model_summary(runs[role], n) for role in compare.ROLES},
     }
@@ -106,7 +111,7 @@ def _log(uri: str, runs: dict[str, ModelRun], report: dict[str, Any], tmp: Path)
     from jupyter_handover.shadow.plot import distribution_png
 
     png = tmp / "handover_shadow.png"
-    distribution_png(runs, report["kind"], png)
+    distribution_png(runs, report["kind"], png, report["outputs"]["compared"])
     return record_shadow(uri, report, png)
 
 

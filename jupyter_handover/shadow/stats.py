@@ -11,6 +11,7 @@ import pandas as pd
 
 __all__ = [
     "PSI_BINS",
+    "any_flip",
     "classifier_agreement",
     "jensen_shannon",
     "latency_summary",
@@ -86,12 +87,15 @@ def _labels(values: pd.Series) -> list[str]:
 
 
 def classifier_agreement(
-    champion: pd.DataFrame, candidate: pd.DataFrame, classes: Sequence[str]
+    champion: pd.Series,
+    candidate: pd.Series,
+    probabilities: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> dict[str, Any]:
-    """Flip rate (with its 95 % Wilson interval), the cross-table of the two models' labels,
-    and, when both give probabilities of the same ``classes``, their mean absolute
-    difference and mean Jensen-Shannon divergence. Both frames: the compared rows only."""
-    a, b = _labels(champion["prediction"]), _labels(candidate["prediction"])
+    """Flip rate (with its 95 % Wilson interval), the cross-table of the two models' labels
+    and, given both models' probabilities of the same classes (rows x classes, same order),
+    their mean absolute difference and mean Jensen-Shannon divergence. The compared rows
+    only: ``champion`` and ``candidate`` are the two models' labels of one output."""
+    a, b = _labels(champion), _labels(candidate)
     n = len(a)
     flips = sum(x != y for x, y in zip(a, b, strict=True))
     low, high = wilson_interval(flips, n)
@@ -107,12 +111,28 @@ def classifier_agreement(
         "prob_mad": None,
         "prob_jensen_shannon": None,
     }
-    if classes and n:
-        cols = [f"proba_{c}" for c in classes]
-        p, q = champion[cols].to_numpy(float), candidate[cols].to_numpy(float)
+    if probabilities is not None and n:
+        p, q = (np.asarray(m, dtype=float) for m in probabilities)
         out["prob_mad"] = float(np.mean(np.abs(p - q)))
         out["prob_jensen_shannon"] = float(np.mean(jensen_shannon(p, q)))
     return out
+
+
+def any_flip(labels: Sequence[tuple[pd.Series, pd.Series]]) -> dict[str, Any]:
+    """The rows where any output's label flipped (champion vs candidate, one pair per
+    output, the same compared rows), with the 95 % Wilson interval of their share."""
+    n = len(labels[0][0]) if labels else 0
+    flipped = np.zeros(n, dtype=bool)
+    for a, b in labels:
+        flipped |= np.asarray(_labels(a), dtype=object) != np.asarray(_labels(b), dtype=object)
+    flips = int(flipped.sum())
+    low, high = wilson_interval(flips, n)
+    return {
+        "rows": n,
+        "flips": flips,
+        "flip_rate": flips / n if n else None,
+        "flip_rate_ci95": [low, high],
+    }
 
 
 def regressor_agreement(champion: np.ndarray, candidate: np.ndarray) -> dict[str, Any]:

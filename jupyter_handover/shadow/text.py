@@ -37,28 +37,45 @@ def _contract_lines(contract: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _classifier_lines(agree: dict[str, Any], pad: str) -> list[str]:
+    low, high = agree["flip_rate_ci95"]
+    lines = [
+        f"{pad}label flips: {agree['flips']} ({agree['flip_rate']:.2%}; 95% CI "
+        f"{low:.2%}..{high:.2%})",
+        f"{pad}probabilities: mean |diff| {_fmt(agree['prob_mad'])}, Jensen-Shannon "
+        f"{_fmt(agree['prob_jensen_shannon'])}",
+        f"{pad}cross-table (rows: champion, columns: candidate):",
+    ]
+    for label, row in agree["cross_table"].items():
+        cells = "  ".join(f"{c}: {k}" for c, k in row.items())
+        lines.append(f"{pad}  {label}: {cells}")
+    return lines
+
+
+def _regressor_lines(agree: dict[str, Any], pad: str) -> list[str]:
+    qs = "  ".join(f"{k} {_fmt(v)}" for k, v in agree["difference_quantiles"].items())
+    return [
+        f"{pad}candidate - champion: {qs}",
+        f"{pad}mean |diff| {_fmt(agree['mean_abs_difference'])}, PSI {_fmt(agree['psi'])}",
+    ]
+
+
 def _agreement_lines(kind: str, agree: dict[str, Any]) -> list[str]:
     lines = [f"agreement ({kind}, {agree.get('rows', 0)} rows compared):"]
-    if kind == "classifier" and agree.get("rows"):
+    if not agree.get("rows"):
+        return lines
+    each = _classifier_lines if kind == "classifier" else _regressor_lines
+    if "outputs" not in agree:  # one value per row
+        return lines + each(agree, "  ")
+    if kind == "classifier":
         low, high = agree["flip_rate_ci95"]
         lines.append(
-            f"  label flips: {agree['flips']} ({agree['flip_rate']:.2%}; 95% CI "
-            f"{low:.2%}..{high:.2%})"
+            f"  rows with a flipped label in any of the {len(agree['outputs'])} outputs: "
+            f"{agree['flips']} ({agree['flip_rate']:.2%}; 95% CI {low:.2%}..{high:.2%})"
         )
-        lines.append(
-            f"  probabilities: mean |diff| {_fmt(agree['prob_mad'])}, Jensen-Shannon "
-            f"{_fmt(agree['prob_jensen_shannon'])}"
-        )
-        lines.append("  cross-table (rows: champion, columns: candidate):")
-        for label, row in agree["cross_table"].items():
-            cells = "  ".join(f"{c}: {k}" for c, k in row.items())
-            lines.append(f"    {label}: {cells}")
-    elif agree.get("rows"):
-        qs = "  ".join(f"{k} {_fmt(v)}" for k, v in agree["difference_quantiles"].items())
-        lines.append(f"  candidate - champion: {qs}")
-        lines.append(
-            f"  mean |diff| {_fmt(agree['mean_abs_difference'])}, PSI {_fmt(agree['psi'])}"
-        )
+    for name, one in agree["per_output"].items():
+        lines.append(f"  output {name}:")
+        lines += each(one, "    ")
     return lines
 
 

@@ -7,10 +7,13 @@ artifact's OWN runtime (``HANDOVER_DIR`` first on ``sys.path``), plus batch's ``
 loaded by path (that module is written to run without jupyter_handover). It writes:
 
 - ``OUT_DIR/outputs.parquet``: one row per input row, in input order: ``_accepted``, the
-  ``_rejected_columns`` ("; "-joined) of a rejected row, ``prediction`` and, when the model
-  has ``predict_proba``, ``proba_<class>`` (null on rejected rows and rows whose batch failed);
+  ``_rejected_columns`` ("; "-joined) of a rejected row, ``prediction`` (``prediction_<j>`` for
+  several values per row, or a custom hook's frame columns) and, when the model has
+  ``predict_proba``, ``proba_<class>`` (``proba_<j>_<class>`` per output); all null on
+  rejected rows and rows whose batch failed;
 - ``OUT_DIR/result.json``: Python, the rows rejected per column, the columns the input
-  lacks, latencies, errors, load time, the classes.
+  lacks, latencies, errors, load time, the classes, the output columns and each output's
+  probability columns by class (``output_proba``).
 
 Latency (see docs/decisions.md "## Shadow"): every accepted row is predicted in batches of
 ``batch_rows`` (timed, throughput), and the first ``single_rows`` accepted rows (or as many
@@ -118,6 +121,29 @@ def _single_calls(
     return latencies
 
 
+def _output_proba(
+    chunk: Any, model: Any, outputs: list[str], pcols: list[str]
+) -> dict[str, dict[str, str]]:
+    """Per output column, its probability columns by class. One output: every
+    ``proba_<class>``. Several: ``proba_<j>_<class>`` of a per-output ``predict_proba``
+    (``MultiOutputClassifier``), else one probability column per output, in order (a
+    multilabel ``predict_proba``, as CatBoost's MultiLogloss: the label's probability)."""
+    prefix = chunk.PROBA_PREFIX
+    if not pcols:
+        return {}
+    if len(outputs) == 1:
+        return {outputs[0]: {c[len(prefix) :]: c for c in pcols}}
+    classes = getattr(model.model, "classes_", None)
+    if isinstance(classes, list) and len(classes) == len(outputs):
+        return {
+            name: {str(k): f"{prefix}{j}_{k}" for k in classes[j] if f"{prefix}{j}_{k}" in pcols}
+            for j, name in enumerate(outputs)
+        }
+    if len(pcols) == len(outputs):
+        return {name: {"1": col} for name, col in zip(outputs, pcols, strict=True)}
+    return {}
+
+
 def _score(
     chunk: Any, model: Any, frame: pd.DataFrame, options: dict[str, Any], result: dict[str, Any]
 ) -> pd.DataFrame:
@@ -150,8 +176,10 @@ def _score(
     scored = _predict_batches(chunk, model, inputs, good, proba, options["batch_rows"], result)
     if scored is not None:
         out = out.join(scored)
-        pcols = [c for c in scored.columns if c.startswith(chunk.PROBA_PREFIX)]
+        pcols = [str(c) for c in scored.columns if str(c).startswith(chunk.PROBA_PREFIX)]
         result["classes"] = [c[len(chunk.PROBA_PREFIX) :] for c in pcols]
+        result["outputs"] = [str(c) for c in scored.columns if str(c) not in pcols]
+        result["output_proba"] = _output_proba(chunk, model, result["outputs"], pcols)
     t = time.perf_counter()
     result["latency_ms"] = _single_calls(
         chunk, model, inputs, good, proba, options["single_rows"], options["single_seconds"]
