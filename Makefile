@@ -46,9 +46,11 @@ $(LABEXT): $(FRONTEND_SRC) | $(PY)
 # already built (hatch-jupyter-builder finds it up to date) and is copied into
 # $(VENV)/share/jupyter/labextensions by the wheel's shared-data, so the venv's
 # `jupyter labextension list` sees it. No `jupyter labextension develop`: see the
-# editable-install trap in docs/decisions.md.
+# editable-install trap in docs/decisions.md. --compile-bytecode writes every .pyc now: with
+# PYTHONDONTWRITEBYTECODE set (as on this machine) each new process would otherwise compile
+# mlflow, pandas and scikit-learn from source again (docs/decisions.md, "Test suite time").
 $(STAMP): pyproject.toml $(LABEXT) | $(PY)
-	$(UV) pip install -p $(PY) --reinstall-package jupyter_handover -e ".[test,bench]"
+	$(UV) pip install -p $(PY) --compile-bytecode --reinstall-package jupyter_handover -e ".[test,bench]"
 	touch $@
 
 chromium:
