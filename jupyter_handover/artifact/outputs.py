@@ -42,11 +42,11 @@ def add_output_baseline(
     contract: DataContract, run: Callable[[pd.DataFrame], Any], inputs: pd.DataFrame
 ) -> DataContract:
     """``contract`` with the output baseline of the model's predictions on ``inputs`` (its
-    training rows). Optional: the contract is returned unchanged when the output has no
-    single value per row or predicting the sample fails (the server then reports no output
-    drift); the golden examples already showed that prediction works."""
-    output = contract.output
-    if output is None or "shape" in output:
+    training rows; one per output for several values per row). Optional: the contract is
+    returned unchanged when the output is not one value (or one row of ``k``) per row or
+    predicting the sample fails (the server then reports no output drift); the golden
+    examples already showed that prediction works."""
+    if contract.output is None:
         return contract
     try:
         predictions = to_jsonable(run(baseline_rows(inputs)))

@@ -18,7 +18,14 @@ from typing import Any
 from .contract.model import DataContract, Violation
 from .flavours import DEFAULT_MODEL_FILE, load_model, predictor
 
-__all__ = ["ContractViolationError", "HandoverModel", "load", "to_jsonable", "_load_pyfunc"]
+__all__ = [
+    "ContractViolationError",
+    "HandoverModel",
+    "load",
+    "proba_rows",
+    "to_jsonable",
+    "_load_pyfunc",
+]
 
 
 _SCORING_KEYS = ("dataframe_split", "dataframe_records", "instances", "inputs")
@@ -138,6 +145,8 @@ def to_jsonable(predictions: Any) -> list[Any]:
             return {str(k): clean(v) for k, v in value.items()}
         if isinstance(value, (list, tuple)):
             return [clean(v) for v in value]
+        if isinstance(value, (np.ndarray, pd.Series, pd.Index)):  # one per output
+            return [clean(v) for v in value.tolist()]
         if isinstance(value, np.generic):
             value = value.item()
         if isinstance(value, float) and value != value:
@@ -145,3 +154,19 @@ def to_jsonable(predictions: Any) -> list[Any]:
         return value
 
     return [clean(v) for v in values]
+
+
+def proba_rows(probabilities: Any) -> list[Any]:
+    """``predict_proba``'s answer as JSON values, one entry per row.
+
+    A per-output answer (``MultiOutputClassifier``, a multi-output forest: a list of ``(n,
+    classes_j)`` arrays) becomes, for each row, one list of class probabilities per output
+    (``[row][output][class]``), the layout of the 2-D predictions; anything else (``(n,
+    classes)``, a multilabel ``(n, k)``) is :func:`to_jsonable` of it.
+    """
+    if isinstance(probabilities, (list, tuple)) and all(
+        getattr(p, "ndim", 0) == 2 for p in probabilities
+    ):
+        per_output = [to_jsonable(p) for p in probabilities]
+        return [list(row) for row in zip(*per_output, strict=True)]
+    return to_jsonable(probabilities)

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl
 from starlette.types import Receive, Scope
 
 from ..contract.model import DataContract
-from ..loader import ContractViolationError, HandoverModel, to_jsonable
+from ..loader import ContractViolationError, HandoverModel, proba_rows, to_jsonable
 from ..manifest import ManifestError, check_manifest, loaded_digest
 from .batching import Columns, MicroBatcher, PredictFn, concat_frames
 from .capture import keep as _keep
@@ -296,7 +296,7 @@ def predict_fn(model: HandoverModel) -> PredictFn:
         out = {"predictions": to_jsonable(inference.handover_predict(estimator, frame))}
         if proba:
             features = inference.preprocess(frame) if hasattr(inference, "preprocess") else frame
-            out["probabilities"] = to_jsonable(estimator.predict_proba(features))
+            out["probabilities"] = proba_rows(estimator.predict_proba(features))
         return out
 
     return predict
