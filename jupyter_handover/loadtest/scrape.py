@@ -103,8 +103,9 @@ def server_figures(
 
 
 def _output_psi(samples: Samples) -> float | None:
-    value = samples.get(("handover_output_psi", ()))
-    return None if value is None else round(value, 4)
+    """The output PSI; the largest over the outputs of a model with several per row."""
+    values = [v for (name, _), v in samples.items() if name == "handover_output_psi"]
+    return round(max(values), 4) if values else None
 
 
 def _psi(samples: Samples, column: str) -> float | None:

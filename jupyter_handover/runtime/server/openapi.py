@@ -80,7 +80,32 @@ def _payload(names: list[str]) -> dict[str, Any]:
     return payload
 
 
-def _invocation(payload: dict[str, Any]) -> dict[str, Any]:
+def _answer(output: dict[str, Any] | None) -> dict[str, Any]:
+    """The 200 body: one prediction per row; a row of ``k`` values for a model with several
+    outputs, whose probabilities are then one list per output for each row."""
+    predictions: dict[str, Any] = {"type": "array"}
+    probabilities: dict[str, Any] = {"type": "array"}
+    shape = (output or {}).get("shape")
+    if isinstance(shape, list) and len(shape) == 2 and isinstance(shape[1], int):
+        width = shape[1]
+        row = {"type": "array", "minItems": width, "maxItems": width}
+        predictions = {"type": "array", "items": row, "description": f"{width} values per row"}
+        probabilities["description"] = (
+            "per row: one list of class probabilities per output (classes: one list per "
+            "output), or one probability per label for a multilabel model"
+        )
+    return {
+        "type": "object",
+        "properties": {
+            "predictions": predictions,
+            "probabilities": probabilities,
+            "classes": {"type": "array"},
+        },
+        "required": ["predictions"],
+    }
+
+
+def _invocation(payload: dict[str, Any], answer: dict[str, Any]) -> dict[str, Any]:
     """The ``POST /invocations`` operation."""
     return {
         "summary": "Predict (MLflow scoring protocol); the input is checked against the contract",
@@ -104,19 +129,7 @@ def _invocation(payload: dict[str, Any]) -> dict[str, Any]:
         "responses": {
             "200": {
                 "description": "one prediction per row",
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                "predictions": {"type": "array"},
-                                "probabilities": {"type": "array"},
-                                "classes": {"type": "array"},
-                            },
-                            "required": ["predictions"],
-                        }
-                    }
-                },
+                "content": {"application/json": {"schema": answer}},
             },
             "400": _error("malformed body"),
             "413": _error("body over the size limit, or far more columns than the contract"),
@@ -134,7 +147,7 @@ def _invocation(payload: dict[str, Any]) -> dict[str, Any]:
 def build_openapi(contract: DataContract, title: str, version: str) -> dict[str, Any]:
     """The OpenAPI document: ``/invocations`` takes the contract's records, the rest are GETs."""
     record = {k: v for k, v in contract.to_json_schema().items() if k != "$schema"}
-    invocation = _invocation(_payload(contract.column_names))
+    invocation = _invocation(_payload(contract.column_names), _answer(contract.output))
     return {
         "openapi": "3.1.0",
         "info": {"title": title, "version": version},
