@@ -224,6 +224,20 @@ def write_notebook(
     return path
 
 
+def build_small(work: Path, **options: Any) -> Path:
+    """The small notebook's artifact in ``work/out`` (no lock unless ``lock=True`` is given):
+    for a module's own copy that its tests may serve or change."""
+    from jupyter_handover.artifact.build import build_artifact
+
+    ns: dict[str, Any] = {}
+    exec(TAGGED_CODE, ns)
+    exec(TRAIN_CODE, ns)
+    nb = write_notebook(work / "small.ipynb")
+    return build_artifact(
+        ns["model"], ns["X_train"], nb, work / "out", **{"lock": False, **options}
+    )
+
+
 @pytest.fixture
 def trained(shell: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> tuple[Any, Path]:
     """The shell after running the small notebook's cells; returns (shell, notebook path)."""

@@ -18,9 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from handover_fixtures import TAGGED_CODE, TRAIN_CODE, free_port, write_notebook
+from handover_fixtures import build_small, free_port
 
-from jupyter_handover.artifact.build import build_artifact
 from jupyter_handover.errors import HandoverUsageError
 from jupyter_handover.interfaces.cli.main import main
 from jupyter_handover.loadtest.generator import RunResult
@@ -32,11 +31,7 @@ from jupyter_handover.loadtest.scrape import parse_metrics, server_figures
 @pytest.fixture(scope="module")
 def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("loadtest")
-    ns: dict[str, Any] = {}
-    exec(TAGGED_CODE, ns)
-    exec(TRAIN_CODE, ns)
-    nb = write_notebook(tmp / "small.ipynb")
-    return build_artifact(ns["model"], ns["X_train"], nb, tmp / "out", lock=False)
+    return build_small(tmp)
 
 
 def _ready(url: str, proc: subprocess.Popen[bytes]) -> None:

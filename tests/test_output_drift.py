@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from handover_fixtures import TAGGED_CODE, TRAIN_CODE, write_notebook
+from handover_fixtures import build_small
 from nbformat.v4 import new_code_cell, new_notebook
 from sklearn.linear_model import Ridge
 from starlette.testclient import TestClient
@@ -29,11 +29,7 @@ from jupyter_handover.runtime.server.outdrift import OutputWindow
 @pytest.fixture(scope="module")
 def classifier(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("outclf")
-    ns: dict[str, Any] = {}
-    exec(TAGGED_CODE, ns)
-    exec(TRAIN_CODE, ns)
-    nb = write_notebook(tmp / "small.ipynb")
-    return build_artifact(ns["model"], ns["X_train"], nb, tmp / "out", lock=False)
+    return build_small(tmp)
 
 
 @pytest.fixture(scope="module")

@@ -9,18 +9,16 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 from deploy_checks import exposed_names, metric_names, parse, queries
-from handover_fixtures import TAGGED_CODE, TRAIN_CODE, write_notebook
+from handover_fixtures import build_small
 from handover_fixtures import start_runtime as _start
 from handover_fixtures import stop_runtime as _stop
 from handover_fixtures import wait_ready as _wait_ready
 from starlette.testclient import TestClient
 
-from jupyter_handover.artifact.build import build_artifact
 from jupyter_handover.runtime.server import multiproc, procstats, tracing
 from jupyter_handover.runtime.server.app import ServerConfig, create_app
 
@@ -37,11 +35,7 @@ PROCESS_METRICS = (
 @pytest.fixture(scope="module")
 def artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
     tmp = tmp_path_factory.mktemp("monitoring")
-    ns: dict[str, Any] = {}
-    exec(TAGGED_CODE, ns)
-    exec(TRAIN_CODE, ns)
-    nb = write_notebook(tmp / "small.ipynb")
-    return build_artifact(ns["model"], ns["X_train"], nb, tmp / "out", lock=False)
+    return build_small(tmp)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ reports its Python and package versions); the job stops when they differ.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -17,7 +18,7 @@ import subprocess
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -249,7 +250,8 @@ def score_spark_files(
             python, archive = _environment(folder, master, env, summary.notes.append)
             spark = start_session(master, python, archive)
         try:
-            _write(spark, folder, source, staging, keep, proba, fmt, summary)
+            with _job_settings(spark):
+                _one_job(spark, folder, source, staging, keep, proba, fmt, summary)
         finally:
             if own:
                 spark.stop()
@@ -257,20 +259,11 @@ def score_spark_files(
     return summary
 
 
-def _write(
-    spark: Any,
-    folder: Path,
-    source: Any,
-    staging: Path,
-    keep: Sequence[str],
-    proba: bool,
-    fmt: str,
-    summary: BatchSummary,
-) -> None:
-    """One Spark job: the scored rows written by Spark into ``staging``, the rejected rows
-    by each task into a folder beside it (moved to ``staging/_rejects`` at the end); no
-    second pass over the data, nothing cached. Arrow batches of :data:`ARROW_BATCH_ROWS`
-    and at least four input partitions per core (a short last wave) for this job only."""
+@contextlib.contextmanager
+def _job_settings(spark: Any) -> Iterator[None]:
+    """Settings for the scoring job only, restored after: Arrow batches of
+    :data:`ARROW_BATCH_ROWS` and at least four input partitions per core (a short last
+    wave)."""
     partitions = PARTITIONS_PER_CORE * spark.sparkContext.defaultParallelism
     settings = {
         _BATCH_ROWS: str(ARROW_BATCH_ROWS),
@@ -280,7 +273,7 @@ def _write(
     for key, value in settings.items():
         spark.conf.set(key, value)
     try:
-        _one_job(spark, folder, source, staging, keep, proba, fmt, summary)
+        yield
     finally:
         for key, value in previous.items():
             if value is None:
@@ -299,6 +292,9 @@ def _one_job(
     fmt: str,
     summary: BatchSummary,
 ) -> None:
+    """One Spark job: the scored rows written by Spark into ``staging``, the rejected rows
+    by each task into a folder beside it (moved to ``staging/_rejects`` at the end); no
+    second pass over the data, nothing cached."""
     from pyspark.sql.types import IntegralType, StructType
 
     paths = [str(f) for f in source.files]
