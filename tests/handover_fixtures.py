@@ -8,6 +8,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -30,6 +31,12 @@ os.environ.setdefault(
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
+
+
+def corpus_results_path() -> Path:
+    """Where the corpus test writes its results (``JUPYTER_HANDOVER_CORPUS_RESULTS``)."""
+    default = Path(tempfile.gettempdir()) / "jupyter_handover-corpus.json"
+    return Path(os.environ.get("JUPYTER_HANDOVER_CORPUS_RESULTS", default))
 
 
 def free_port() -> int:

@@ -157,7 +157,12 @@ class NotebookResult:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {**asdict(self), "ok": self.ok, "first_error": self.first_error()}
+        return {
+            **asdict(self),
+            "ok": self.ok,
+            "first_error": self.first_error(),
+            "line": self.line(),
+        }
 
 
 def _env(work: Path) -> dict[str, str]:

@@ -14,13 +14,12 @@ README.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 from corpus_harness import NotebookResult, Runner, find_corpus, load_manifest, write_summary
+from handover_fixtures import corpus_results_path
 
 pytestmark = pytest.mark.corpus
 
@@ -68,17 +67,12 @@ def runner(
     run.close()
 
 
-def results_path() -> Path:
-    default = Path(tempfile.gettempdir()) / "jupyter_handover-corpus.json"
-    return Path(os.environ.get("JUPYTER_HANDOVER_CORPUS_RESULTS", default))
-
-
 @pytest.mark.skipif(CORPUS is None, reason="no corpus (set JUPYTER_HANDOVER_CORPUS)")
 @pytest.mark.parametrize("entry", ENTRIES, ids=[e["file"].removesuffix(".ipynb") for e in ENTRIES])
 def test_notebook_packages_and_verifies(entry: dict[str, Any], runner: Runner) -> None:
     result = runner.result(entry)
     RESULTS[entry["file"]] = result
-    write_summary(list(RESULTS.values()), results_path())
+    write_summary(list(RESULTS.values()), corpus_results_path())
     stop = EXPECTED_STOP.get(entry["file"])
     if stop is not None:
         assert not result.explicit.packaged, f"{entry['file']} packaged: drop it from EXPECTED_STOP"
