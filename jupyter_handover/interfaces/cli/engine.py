@@ -3,9 +3,9 @@ bounded wait for a cell's ``execute_reply`` once the kernel has reported the cel
 
 nbclient waits for a cell's shell ``execute_reply`` with one ``poll`` on the shell socket and
 no timeout. While a cell shows an ipywidgets ``Output`` (``interact`` does), nbclient's widget
-mimic sends ``comm_msg`` updates on that same socket; a send can consume the socket's
-edge-triggered readiness signal, so the poll never wakes although the reply has arrived and
-sits in the socket (jupyter/nbclient#312). The kernel is idle, the run hangs forever.
+mimic sends ``comm_msg`` updates on that same socket, and now and then the poll never wakes
+although the reply has arrived and sits in the socket (ZMQ readiness is edge-triggered; see
+jupyter/nbclient#312). The kernel is idle, the run hangs forever.
 
 This client keeps nbclient's wait, and once the cell's iopub ``status: idle`` has come it
 gives the reply ``repoll_after`` seconds, then polls the shell socket afresh (a new poll reads
