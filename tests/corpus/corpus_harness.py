@@ -36,8 +36,9 @@ EXPLICIT_NAME = "corpus-explicit"
 AUTO_FILE = "corpus_auto.json"
 #: seconds; a notebook alone takes 10-38 s here, a cold verify about a minute
 RUN_TIMEOUT = 360
-#: runs more of a notebook whose own cells hung before ours (see run_notebook)
-HANG_RETRIES = 4
+#: runs more of a notebook whose own cells hung before ours (see run_notebook); one is
+#: left as a safety net now that `jupyter handover run` recovers stranded replies
+HANG_RETRIES = 1
 VERIFY_TIMEOUT = 600
 
 AUTO_CELL = f"""# package with no arguments, as a user tries first; keep the outcome and go on
@@ -291,11 +292,11 @@ def run_notebook(entry: dict[str, Any], corpus: Path, work: Path) -> NotebookRes
     for _retry in range(HANG_RETRIES):
         if proc.returncode != 124 or (work / AUTO_FILE).exists():
             break
-        # The notebook's OWN cells hung before any of ours ran: an ipywidgets `interact`
-        # cell of a third-party notebook does (the kernel is idle, nbclient never gets the
-        # cell's execute_reply, as in jupyter/nbclient#312; 3 runs of 10 here under load,
-        # still 1 of 6 with the client polling in 1 s slices, so the reply is never sent).
-        # Run it again rather than blame the product. A hang in our cells is never retried.
+        # The notebook's OWN cells hung before any of ours ran. An ipywidgets `interact`
+        # cell used to (nbclient missed the cell's execute_reply, jupyter/nbclient#312; 3
+        # runs of 10 under load); `jupyter handover run` now polls again once the kernel is
+        # idle (docs/decisions.md, "Running notebooks"), so this retry is a safety net for
+        # what that does not cover. A hang in our cells is never retried.
         proc = _run_in_group(cmd, work, RUN_TIMEOUT)
     result.run_seconds = time.perf_counter() - t0
     (work / "run.log").write_text(proc.stdout + "\n--- stderr ---\n" + proc.stderr)

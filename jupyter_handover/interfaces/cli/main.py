@@ -78,6 +78,7 @@ def _execute(args: argparse.Namespace, nb: Path, out: Path, result_file: str) ->
     from papermill.exceptions import PapermillExecutionError
 
     from jupyter_handover.export.cells import read_notebook
+    from jupyter_handover.interfaces.cli.engine import register
 
     kernel = args.kernel
     if kernel is None:
@@ -93,6 +94,7 @@ def _execute(args: argparse.Namespace, nb: Path, out: Path, result_file: str) ->
             kernel_name=kernel,
             progress_bar=False,
             log_output=args.verbose,
+            engine_name=register(),  # nbclient, not stuck on a stranded execute_reply
         )
     except PapermillExecutionError as exc:
         failed = _read_result(result_file)
