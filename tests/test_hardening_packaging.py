@@ -50,6 +50,19 @@ def test_stale_staging_is_cleaned_and_a_live_ones_is_kept(tmp_path: Path) -> Non
     assert live.is_dir() and other_host.is_dir()
 
 
+def test_a_staging_folder_killed_before_its_record_is_judged_by_its_name(tmp_path: Path) -> None:
+    from jupyter_handover.artifact.staging import clean_stale_staging, make_staging
+
+    live = make_staging(tmp_path, "m")
+    (live / OWNER_FILE).unlink()  # as if killed between creating it and writing the record
+    pid = str(os.getpid())
+    dead = tmp_path / live.name.replace(f".m.{pid}-", f".m.{_dead_pid()}-", 1)
+    dead.mkdir()
+    assert dead.name != live.name and dead.name.endswith(".partial")
+    assert clean_stale_staging(tmp_path) == [dead]
+    assert live.is_dir()
+
+
 def test_an_interrupted_swap_is_finished(tmp_path: Path) -> None:
     from jupyter_handover.artifact.staging import clean_stale_staging
 

@@ -2,7 +2,9 @@
 
 A build writes into ``OUT/.NAME.XXXX.partial`` and renames it into place. A process killed
 mid-build (kill -9, a dead kernel) cannot remove its folder, so the folder records its owner
-(pid, process start time, host) in :data:`OWNER_FILE`; the next build in ``OUT`` removes
+(pid, process start time, host) in :data:`OWNER_FILE`, and in its own name too
+(``.NAME.PID-START-HOST.XXXX.partial``, HOST a hash of the host name): a kill between
+creating the folder and writing the record leaves no unowned folder. The next build removes
 every staging folder whose owner is gone, and never one whose owner lives. The same holds
 for the ``.NAME.old-PID`` folder of :func:`~jupyter_handover.artifact.files._swap_into_place`
 (put back when the swap never finished, removed when it did).
@@ -10,6 +12,7 @@ for the ``.NAME.old-PID`` folder of :func:`~jupyter_handover.artifact.files._swa
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -30,6 +33,14 @@ OWNER_FILE = ".handover-owner.json"
 UNOWNED_GRACE_SECONDS = 3600.0
 
 _OLD = re.compile(r"^\.(?P<name>.+)\.old-(?P<pid>\d+)$")
+#: the owner in a staging folder's name: ``.PID-START-HOST.XXXX.partial`` at its end
+_NAMED_OWNER = re.compile(
+    r"\.(?P<pid>\d+)-(?P<started>\d+|x)-(?P<host>[0-9a-f]{8})\.[^.]*\.partial$"
+)
+
+
+def _host_tag(host: str) -> str:
+    return hashlib.sha256(host.encode()).hexdigest()[:8]
 
 
 def _start_time(pid: int) -> str | None:
@@ -70,12 +81,14 @@ def make_staging(out_dir: Path, name: str) -> Path:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         clean_stale_staging(out_dir)
-        staging = Path(tempfile.mkdtemp(prefix=f".{name}.", suffix=".partial", dir=out_dir))
         owner = {
             "pid": os.getpid(),
             "started": _start_time(os.getpid()),
             "host": socket.gethostname(),
         }
+        named = f"{owner['pid']}-{owner['started'] or 'x'}-{_host_tag(str(owner['host']))}"
+        prefix = f".{name}.{named}."
+        staging = Path(tempfile.mkdtemp(prefix=prefix, suffix=".partial", dir=out_dir))
         (staging / OWNER_FILE).write_text(json.dumps(owner))
     except OSError as exc:
         raise OutputNotWritableError(
@@ -95,6 +108,10 @@ def _stale(folder: Path) -> bool:
     try:
         owner = json.loads(record.read_text())
     except FileNotFoundError:
+        named = _NAMED_OWNER.search(folder.name)
+        if named and named["host"] == _host_tag(socket.gethostname()):
+            started = None if named["started"] == "x" else named["started"]
+            return not _alive(int(named["pid"]), started)
         try:
             age = time.time() - folder.stat().st_mtime
         except OSError:
